@@ -1,0 +1,69 @@
+{#- Columns each staging model and reconciliation test reads from a raw table, with their
+    types, so an absent table can be stood in for by an empty relation. -#}
+{% macro raw_columns__raw_openai__completions_usage() -%}
+    {{ return({
+        '_row_key': 'varchar',
+        'start_time': 'bigint',
+        'project_id': 'varchar',
+        'user_id': 'varchar',
+        'api_key_id': 'varchar',
+        'model': 'varchar',
+        'batch': 'boolean',
+        'service_tier': 'varchar',
+        'input_tokens': 'bigint',
+        'input_cached_tokens': 'bigint',
+        'input_cache_write_tokens': 'bigint',
+        'output_tokens': 'bigint',
+        'num_model_requests': 'bigint'
+    }) }}
+{%- endmacro %}
+
+{% macro raw_columns__raw_openai__costs() -%}
+    {{ return({
+        '_row_key': 'varchar',
+        'start_time': 'bigint',
+        'project_id': 'varchar',
+        'api_key_id': 'varchar',
+        'line_item': 'varchar',
+        'amount_value': 'decimal(38, 12)',
+        'amount_currency': 'varchar',
+        'quantity': 'decimal(38, 6)',
+        'quantity_unit': 'varchar'
+    }) }}
+{%- endmacro %}
+
+{% macro raw_columns__raw_anthropic__messages_usage() -%}
+    {{ return({
+        '_row_key': 'varchar',
+        'bucket_start': 'bigint',
+        'workspace_id': 'varchar',
+        'api_key_id': 'varchar',
+        'model': 'varchar',
+        'service_tier': 'varchar',
+        'context_window': 'varchar',
+        'inference_geo': 'varchar',
+        'uncached_input_tokens': 'bigint',
+        'cache_read_input_tokens': 'bigint',
+        'cache_creation__ephemeral_5m_input_tokens': 'bigint',
+        'cache_creation__ephemeral_1h_input_tokens': 'bigint',
+        'output_tokens': 'bigint',
+        'server_tool_use__web_search_requests': 'bigint'
+    }) }}
+{%- endmacro %}
+
+{% macro raw_columns__raw_anthropic__cost_report() -%}
+    {{ return({
+        '_row_key': 'varchar',
+        'bucket_start': 'bigint',
+        'workspace_id': 'varchar',
+        'description': 'varchar',
+        'cost_type': 'varchar',
+        'model': 'varchar',
+        'token_type': 'varchar',
+        'service_tier': 'varchar',
+        'context_window': 'varchar',
+        'inference_geo': 'varchar',
+        'amount_cents': 'decimal(38, 12)',
+        'currency': 'varchar'
+    }) }}
+{%- endmacro %}

@@ -1,0 +1,143 @@
+"""`aispend run`: materialize the whole graph once and print a summary a person can read.
+
+This is what `make run` calls. It uses the Dagster instance in DAGSTER_HOME when set (so the run
+shows up in `make dev`), else a temporary one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from orchestration.settings import ConfigError, Settings, load_settings
+
+RAW_TABLES = {
+    "openai": ("raw_openai", ("completions_usage", "costs")),
+    "anthropic": ("raw_anthropic", ("messages_usage", "cost_report")),
+}
+
+
+def run_pipeline(log_level: str = "INFO") -> tuple[bool, Any]:
+    """Materialize every asset in-process; returns (success, result)."""
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    job = defs.resolve_job_def("aispend_daily")
+    with (
+        dg.DagsterInstance.get() if _has_dagster_home() else dg.DagsterInstance.ephemeral() as inst
+    ):
+        result = job.execute_in_process(
+            instance=inst,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
+    return result.success, result
+
+
+def _has_dagster_home() -> bool:
+    import os
+
+    return bool(os.environ.get("DAGSTER_HOME"))
+
+
+def _query(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
+    try:
+        return con.execute(sql).fetchall()
+    except duckdb.CatalogException:
+        return []
+
+
+def summarize(settings: Settings) -> str:
+    """Rows loaded per provider table and spend per provider over the window."""
+    lines = [
+        f"warehouse  {settings.warehouse}",
+        f"window     {settings.start_date} .. {settings.end_date} (UTC, end exclusive)",
+        "",
+        f"{'provider':<11}{'raw rows':>20}{'fact rows':>11}{'billed USD':>16}"
+        f"{'input tok':>16}{'output tok':>15}",
+    ]
+    if not settings.warehouse.exists():
+        return "\n".join([*lines, "(no warehouse file: nothing was loaded)"])
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        facts = {
+            row[0]: row[1:]
+            for row in _query(
+                con,
+                "select provider, count(*), sum(billed_cost_usd), sum(total_input_tokens), "
+                "sum(output_tokens) from marts.fct_ai_spend "
+                f"where usage_date >= date '{settings.start_date}' "
+                f"and usage_date < date '{settings.end_date}' group by 1",
+            )
+        }
+        total = Decimal(0)
+        for provider in settings.providers:
+            schema, tables = RAW_TABLES[provider]
+            counts = []
+            for table in tables:
+                rows = _query(con, f'select count(*) from "{schema}"."{table}"')
+                counts.append(f"{table}={rows[0][0] if rows else 0}")
+            n, cost, tokens_in, tokens_out = facts.get(provider, (0, Decimal(0), 0, 0))
+            cost = Decimal(cost or 0)
+            total += cost
+            lines.append(f"{provider:<11}{' '.join(counts):>20}")
+            lines.append(
+                f"{'':<11}{'':>20}{n:>11}{cost:>16,.2f}{int(tokens_in or 0):>16,}"
+                f"{int(tokens_out or 0):>15,}"
+            )
+        lines.append(f"{'total':<11}{'':>20}{'':>11}{total:>16,.2f}")
+    return "\n".join(lines)
+
+
+def _check_counts(result: Any) -> tuple[int, int]:
+    evaluations = result.get_asset_check_evaluations()
+    passed = sum(1 for e in evaluations if e.passed)
+    return passed, len(evaluations) - passed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="aispend", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="materialize the whole graph once, then print a summary")
+    run.add_argument("--log-level", default="INFO", help="Dagster console log level")
+    sub.add_parser("summary", help="print the summary of the current warehouse")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"aispend: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+    if args.command == "summary":
+        print(summarize(settings))
+        return 0
+
+    Path(settings.warehouse).parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    ok, result = run_pipeline(args.log_level)
+    elapsed = time.monotonic() - started
+    passed, failed = _check_counts(result)
+    print()
+    print("=" * 89)
+    print(
+        f"aispend run {'SUCCEEDED' if ok else 'FAILED'} in {elapsed:.1f} s — checks: "
+        f"{passed} passed, {failed} failed"
+    )
+    print(summarize(settings))
+    if not ok:
+        for event in result.all_events:
+            if event.is_failure:
+                print(f"failed step {event.step_key}: {event.message}", file=sys.stderr)
+    print("=" * 89)
+    return 0 if ok and failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

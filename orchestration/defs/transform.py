@@ -1,0 +1,56 @@
+"""dbt assets: every model, with dbt tests as (blocking) asset checks."""
+
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.defs.ingestion import WRITE_POOL
+from orchestration.settings import DBT_PROJECT_DIR, load_settings
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# `dagster dev` re-parses on load; elsewhere (tests, `make run`) the Makefile or the test
+# fixture has run `dbt parse`, and a missing manifest is built here rather than failing.
+dbt_project.prepare_if_dev()
+if not dbt_project.manifest_path.exists():
+    dbt_project.preparer.prepare(dbt_project)
+
+LAYERS = ("staging", "intermediate", "marts")
+
+
+class LayerTranslator(DagsterDbtTranslator):
+    """Group models by their top folder (staging, intermediate, marts)."""
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        fqn = props.get("fqn") or []
+        layer = next((part for part in fqn if part in LAYERS), None)
+        if props.get("resource_type") != "model" or layer is None:
+            return spec
+        return spec.replace_attributes(group_name=layer).merge_attributes(
+            kinds={"duckdb"}, tags={"layer": layer}
+        )
+
+
+def dbt_env() -> dict[str, str]:
+    """Environment for the dbt subprocess: the one warehouse path, resolved to absolute."""
+    settings = load_settings()
+    return {"AISPEND_WAREHOUSE": str(settings.warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=LayerTranslator(),
+    pool=WRITE_POOL,
+)
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    """Build and test every dbt model; failing tests block the assets downstream."""
+    # the dbt CLI runs in a subprocess that inherits this environment
+    os.environ.update(dbt_env())
+    yield from dbt.cli(["build"], context=context).stream()
