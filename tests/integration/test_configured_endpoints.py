@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import failed_checks, fact_by_provider_day, passed_checks, query
+from tests.conftest import fact_by_provider_day, failed_checks, passed_checks, query
 from tests.support.fake_provider_api import (
     ANTHROPIC_KEY,
     OPENAI_KEY,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingestion.simulator import SimConfig, Simulator
-from tests.conftest import clean_env, failed_checks, fact_by_provider_day, materialize_all, query
+from tests.conftest import clean_env, fact_by_provider_day, failed_checks, materialize_all, query
 
 pytestmark = pytest.mark.integration
 

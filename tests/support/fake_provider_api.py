@@ -128,7 +128,12 @@ def default_payloads() -> dict[str, Any]:
                             )
                         ],
                     },
-                    {"object": "bucket", "start_time": d2 + day, "end_time": d2 + 2 * day, "results": []},
+                    {
+                        "object": "bucket",
+                        "start_time": d2 + day,
+                        "end_time": d2 + 2 * day,
+                        "results": [],
+                    },
                 ],
                 "has_more": False,
                 "next_page": None,
@@ -208,7 +213,9 @@ def default_payloads() -> dict[str, Any]:
                 "next_page": "page_MjAyNi0wMy0wMg==",
             },
             {
-                "data": [{"starting_at": rfc(DAY2), "ending_at": rfc(date(2026, 3, 3)), "results": []}],
+                "data": [
+                    {"starting_at": rfc(DAY2), "ending_at": rfc(date(2026, 3, 3)), "results": []}
+                ],
                 "has_more": False,
                 "next_page": None,
             },
@@ -279,7 +286,7 @@ class FakeProviderAPI:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 url = urlparse(self.path)
                 query = parse_qs(url.query)
                 api.requests.append(

@@ -120,7 +120,7 @@ def test_to_decimal_keeps_the_shortest_repr_and_names_the_field():
     assert to_decimal(0.1845, source="s", field="f") == Decimal("0.1845")
     assert to_decimal("144.6339", source="s", field="f") == Decimal("144.6339")
     assert to_decimal(None, source="s", field="f") is None
-    with pytest.raises(SourceDataError, match="openai costs: field 'amount.value'"):
+    with pytest.raises(SourceDataError, match=r"openai costs: field 'amount\.value'"):
         to_decimal("n/a", source="openai costs", field="amount.value")
 
 
