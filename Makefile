@@ -10,6 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 export DO_NOT_TRACK := 1
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: install manifest dagster-home run dev lint fmt test test-unit test-integration clean
 

@@ -56,12 +56,15 @@ def _query(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
 
 def summarize(settings: Settings) -> str:
     """Rows loaded per provider table and spend per provider over the window."""
+    header = (
+        f"{'provider':<10}{'usage rows':>11}{'cost rows':>11}{'fact rows':>11}"
+        f"{'billed USD':>15}{'input tokens':>17}{'output tokens':>16}"
+    )
     lines = [
         f"warehouse  {settings.warehouse}",
         f"window     {settings.start_date} .. {settings.end_date} (UTC, end exclusive)",
         "",
-        f"{'provider':<11}{'raw rows':>20}{'fact rows':>11}{'billed USD':>16}"
-        f"{'input tok':>16}{'output tok':>15}",
+        header,
     ]
     if not settings.warehouse.exists():
         return "\n".join([*lines, "(no warehouse file: nothing was loaded)"])
@@ -82,16 +85,15 @@ def summarize(settings: Settings) -> str:
             counts = []
             for table in tables:
                 rows = _query(con, f'select count(*) from "{schema}"."{table}"')
-                counts.append(f"{table}={rows[0][0] if rows else 0}")
+                counts.append(int(rows[0][0]) if rows else 0)
             n, cost, tokens_in, tokens_out = facts.get(provider, (0, Decimal(0), 0, 0))
             cost = Decimal(cost or 0)
             total += cost
-            lines.append(f"{provider:<11}{' '.join(counts):>20}")
             lines.append(
-                f"{'':<11}{'':>20}{n:>11}{cost:>16,.2f}{int(tokens_in or 0):>16,}"
-                f"{int(tokens_out or 0):>15,}"
+                f"{provider:<10}{counts[0]:>11,}{counts[1]:>11,}{n:>11,}{cost:>15,.2f}"
+                f"{int(tokens_in or 0):>17,}{int(tokens_out or 0):>16,}"
             )
-        lines.append(f"{'total':<11}{'':>20}{'':>11}{total:>16,.2f}")
+        lines.append(f"{'total':<10}{'':>33}{total:>15,.2f}")
     return "\n".join(lines)
 
 

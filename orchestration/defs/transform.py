@@ -1,6 +1,7 @@
 """dbt assets: every model, with dbt tests as (blocking) asset checks."""
 
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -9,6 +10,12 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from orchestration.defs.ingestion import WRITE_POOL
 from orchestration.settings import DBT_PROJECT_DIR, load_settings
+
+# dagster-dbt's preparer looks for `dbt` on PATH; make the one beside this Python win, so a
+# `dagster dev` started without an activated virtualenv still parses the project
+_bin = os.path.dirname(sys.executable)
+if _bin not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 # `dagster dev` re-parses on load; elsewhere (tests, `make run`) the Makefile or the test

@@ -1,0 +1,56 @@
+"""The code location as the Dagster UI and the daemon see it."""
+
+import dagster as dg
+import yaml
+
+from orchestration.definitions import defs
+from orchestration.settings import PROJECT_ROOT
+
+
+def test_one_connected_lineage_graph_with_no_dangling_keys():
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert {
+        "raw_openai/completions_usage",
+        "raw_openai/costs",
+        "raw_anthropic/messages_usage",
+        "raw_anthropic/cost_report",
+        "staging/stg_openai__costs",
+        "intermediate/int_usage_unioned",
+        "marts/fct_ai_spend",
+        "marts/dim_model",
+        "marts/dim_api_key",
+    } <= keys
+    # every dependency is an asset defined here: dlt keys line up with the dbt sources
+    for key in graph.get_all_asset_keys():
+        for parent in graph.get(key).parent_keys:
+            assert graph.has(parent) and graph.get(parent).is_materializable, (key, parent)
+    parents = {
+        p.to_user_string()
+        for p in graph.get(dg.AssetKey(["staging", "stg_openai__costs"])).parent_keys
+    }
+    assert parents == {"raw_openai/costs"}
+    assert graph.get(dg.AssetKey(["marts", "fct_ai_spend"])).group_name == "marts"
+    groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
+    assert groups == {"ingestion", "staging", "intermediate", "marts"}
+
+
+def test_dbt_tests_are_asset_checks_including_reconciliation():
+    checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
+    assert "assert_fct_ai_spend_billed_cost_reconciles" in checks
+    assert "assert_fct_ai_spend_tokens_reconcile" in checks
+    assert "unique_fct_ai_spend_spend_key" in checks
+
+
+def test_daily_schedule_runs_by_default():
+    schedule = defs.resolve_schedule_def("aispend_daily_schedule")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert schedule.cron_schedule == "0 6 * * *"
+    assert schedule.execution_timezone == "UTC"
+
+
+def test_every_writer_is_in_the_single_writer_pool():
+    assert {a.op.pool for a in defs.assets} == {"duckdb_write"}
+    instance_yaml = yaml.safe_load((PROJECT_ROOT / "orchestration" / "dagster.yaml").read_text())
+    assert instance_yaml["concurrency"]["pools"]["default_limit"] == 1
+    assert instance_yaml["concurrency"]["runs"]["max_concurrent_runs"] == 1
