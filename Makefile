@@ -39,7 +39,7 @@ dev: manifest dagster-home
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/sqlfluff lint dbt_project/models dbt_project/tests dbt_project/macros
+	$(BIN)/sqlfluff lint dbt_project/models dbt_project/tests
 
 fmt: install
 	$(BIN)/ruff check --fix .
