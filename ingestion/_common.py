@@ -8,10 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import dlt
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 
@@ -27,14 +29,9 @@ def day_start_unix(day: date) -> int:
     return int(datetime.combine(day, time.min, tzinfo=UTC).timestamp())
 
 
-def day_start_rfc3339(day: date) -> str:
-    """RFC 3339 string of 00:00 UTC on `day`, the form Anthropic's API expects and returns."""
-    return datetime.combine(day, time.min, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def utc_day(ts: int) -> date:
-    """The UTC calendar day that contains unix second `ts`."""
-    return datetime.fromtimestamp(ts, tz=UTC).date()
+def unix_to_rfc3339(ts: int) -> str:
+    """RFC 3339 string (UTC, `Z`) of unix second `ts`."""
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def rfc3339_to_unix(value: str) -> int:
@@ -94,3 +91,46 @@ def flatten_buckets(
                 raise SourceDataError(f"bucket without '{start_field}': {str(bucket)[:200]}")
             for result in bucket.get("results") or []:
                 yield bucket, result
+
+
+@dataclass(frozen=True)
+class DayWindow:
+    """The UTC days [start, end) a run is responsible for, and how it re-reads recent days.
+
+    Every resource keeps a dlt cursor on its bucket start (unix seconds). A run reads from the
+    cursor minus the lookback (providers restate recent days; merging on the natural key makes
+    the overlap harmless), never before the window start, up to the window end. `backfill`
+    ignores the cursor and reads the whole window (dlt turns state off when `end_value` is set).
+    """
+
+    start: date
+    end: date
+    lookback_days: int = 3
+    backfill: bool = False
+
+    def __post_init__(self) -> None:
+        if self.start >= self.end:
+            raise ValueError(f"window start {self.start} must be before its end {self.end}")
+
+    @property
+    def start_unix(self) -> int:
+        return day_start_unix(self.start)
+
+    @property
+    def end_unix(self) -> int:
+        return day_start_unix(self.end)
+
+    def cursor(self, column: str) -> dlt.sources.incremental[int]:
+        return dlt.sources.incremental(
+            column,
+            initial_value=self.start_unix,
+            end_value=self.end_unix if self.backfill else None,
+            lag=self.lookback_days * DAY_SECONDS,
+            range_end="open",
+        )
+
+    def request_bounds(self, cursor: dlt.sources.incremental[int]) -> tuple[int, int] | None:
+        """Unix bounds to request, whole UTC days only; None when there is nothing to read."""
+        lower = max(int(cursor.start_value or self.start_unix), self.start_unix)
+        lower -= lower % DAY_SECONDS  # a bucket never straddles two loads
+        return (lower, self.end_unix) if lower < self.end_unix else None

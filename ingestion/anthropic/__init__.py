@@ -15,14 +15,13 @@ import dlt
 from dlt.sources import DltResource
 
 from ingestion._common import (
-    DAY_SECONDS,
+    DayWindow,
     cursor_client,
-    day_start_rfc3339,
     flatten_buckets,
     natural_key,
     rfc3339_to_unix,
     to_decimal,
-    utc_day,
+    unix_to_rfc3339,
 )
 
 SOURCE = "anthropic"
@@ -105,26 +104,12 @@ def anthropic_source(
     """
     if start_date is None or end_date is None:
         raise ValueError("anthropic source: start_date and end_date are required")
-    start_s, end_s = day_start_rfc3339(start_date), day_start_rfc3339(end_date)
-    start_ts, end_ts = rfc3339_to_unix(start_s), rfc3339_to_unix(end_s)
+    window = DayWindow(start_date, end_date, lookback_days, backfill)
     client = cursor_client(base_url, {"x-api-key": api_key, "anthropic-version": API_VERSION})
-    lag = lookback_days * DAY_SECONDS
-
-    def cursor() -> dlt.sources.incremental[int]:
-        return dlt.sources.incremental(
-            "bucket_start",
-            initial_value=start_ts,
-            end_value=end_ts if backfill else None,
-            lag=lag,
-            range_end="open",
-        )
 
     def bounds(updated: dlt.sources.incremental[int]) -> tuple[str, str] | None:
-        lower = max(int(updated.start_value or start_ts), start_ts)
-        lower -= lower % DAY_SECONDS
-        if lower >= end_ts:
-            return None
-        return day_start_rfc3339(utc_day(lower)), end_s
+        unix = window.request_bounds(updated)
+        return None if unix is None else (unix_to_rfc3339(unix[0]), unix_to_rfc3339(unix[1]))
 
     @dlt.resource(
         name="messages_usage",
@@ -134,15 +119,15 @@ def anthropic_source(
         columns=USAGE_COLUMNS,
     )
     def messages_usage(
-        updated: dlt.sources.incremental[int] = cursor(),
+        updated: dlt.sources.incremental[int] = window.cursor("bucket_start"),
     ) -> Iterator[dict[str, Any]]:
         """Daily token usage by API key, workspace, model, tier, context window and geo."""
-        window = bounds(updated)
-        if window is None:
+        span = bounds(updated)
+        if span is None:
             return
         params = {
-            "starting_at": window[0],
-            "ending_at": window[1],
+            "starting_at": span[0],
+            "ending_at": span[1],
             "bucket_width": "1d",
             "limit": 31,
             "group_by[]": list(USAGE_GROUP_BY),
@@ -170,14 +155,16 @@ def anthropic_source(
         merge_key="bucket_start",
         columns=COST_COLUMNS,
     )
-    def cost_report(updated: dlt.sources.incremental[int] = cursor()) -> Iterator[dict[str, Any]]:
+    def cost_report(
+        updated: dlt.sources.incremental[int] = window.cursor("bucket_start"),
+    ) -> Iterator[dict[str, Any]]:
         """Daily billed cost by workspace and description (model, token type, tier)."""
-        window = bounds(updated)
-        if window is None:
+        span = bounds(updated)
+        if span is None:
             return
         params = {
-            "starting_at": window[0],
-            "ending_at": window[1],
+            "starting_at": span[0],
+            "ending_at": span[1],
             "bucket_width": "1d",
             "limit": 31,
             "group_by[]": list(COST_GROUP_BY),

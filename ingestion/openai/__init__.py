@@ -15,9 +15,8 @@ import dlt
 from dlt.sources import DltResource
 
 from ingestion._common import (
-    DAY_SECONDS,
+    DayWindow,
     cursor_client,
-    day_start_unix,
     flatten_buckets,
     natural_key,
     to_decimal,
@@ -69,16 +68,6 @@ COST_COLUMNS: dict[str, Any] = {
 }
 
 
-def _window(
-    cursor: dlt.sources.incremental[int], start_ts: int, end_ts: int
-) -> tuple[int, int] | None:
-    """Request bounds: from the lag-adjusted cursor (re-reading the lookback), never before the
-    configured window; None when there is nothing to read."""
-    lower = max(int(cursor.start_value or start_ts), start_ts)
-    lower -= lower % DAY_SECONDS  # whole UTC days only: a bucket never straddles two loads
-    return (lower, end_ts) if lower < end_ts else None
-
-
 @dlt.source(name="openai", max_table_nesting=0)
 def openai_source(
     api_key: str = dlt.secrets.value,
@@ -101,18 +90,8 @@ def openai_source(
     """
     if start_date is None or end_date is None:
         raise ValueError("openai source: start_date and end_date are required")
-    start_ts, end_ts = day_start_unix(start_date), day_start_unix(end_date)
+    window = DayWindow(start_date, end_date, lookback_days, backfill)
     client = cursor_client(base_url, {"Authorization": f"Bearer {api_key}"})
-    lag = lookback_days * DAY_SECONDS
-
-    def cursor() -> dlt.sources.incremental[int]:
-        return dlt.sources.incremental(
-            "start_time",
-            initial_value=start_ts,
-            end_value=end_ts if backfill else None,
-            lag=lag,
-            range_end="open",
-        )
 
     @dlt.resource(
         name="completions_usage",
@@ -122,10 +101,10 @@ def openai_source(
         columns=USAGE_COLUMNS,
     )
     def completions_usage(
-        updated: dlt.sources.incremental[int] = cursor(),
+        updated: dlt.sources.incremental[int] = window.cursor("start_time"),
     ) -> Iterator[dict[str, Any]]:
         """Daily token usage grouped by project, key, model, batch and service tier."""
-        bounds = _window(updated, start_ts, end_ts)
+        bounds = window.request_bounds(updated)
         if bounds is None:
             return
         params = {
@@ -156,9 +135,11 @@ def openai_source(
         merge_key="start_time",
         columns=COST_COLUMNS,
     )
-    def costs(updated: dlt.sources.incremental[int] = cursor()) -> Iterator[dict[str, Any]]:
+    def costs(
+        updated: dlt.sources.incremental[int] = window.cursor("start_time"),
+    ) -> Iterator[dict[str, Any]]:
         """Daily billed cost in USD by project, API key and line item (the invoice truth)."""
-        bounds = _window(updated, start_ts, end_ts)
+        bounds = window.request_bounds(updated)
         if bounds is None:
             return
         params = {
