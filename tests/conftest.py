@@ -34,16 +34,12 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def dbt_manifest() -> Path:
-    """dagster-dbt needs dbt's manifest before `orchestration.definitions` is imported."""
-    manifest = DBT_DIR / "target" / "manifest.json"
-    if not manifest.exists():
-        dbt = Path(sys.executable).parent / "dbt"
-        subprocess.run(
-            [str(dbt), "parse", "--quiet", "--no-partial-parse"], cwd=DBT_DIR, check=True
-        )
-    return manifest
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """dagster-dbt reads dbt's manifest when `orchestration.definitions` is imported (at test
+    collection): parse before collecting, so no test runs against a manifest older than the
+    models."""
+    dbt = Path(sys.executable).parent / "dbt"
+    subprocess.run([str(dbt), "parse", "--quiet", "--no-partial-parse"], cwd=DBT_DIR, check=True)
 
 
 def clean_env(mp: pytest.MonkeyPatch) -> None:

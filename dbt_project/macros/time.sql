@@ -12,3 +12,12 @@
 {% macro money_type() -%}
     decimal(38, 12)
 {%- endmacro %}
+
+{#- The value of `column` on the row where `order_by` is largest (DuckDB arg_max). -#}
+{% macro arg_max(column, order_by) -%}
+    {{ return(adapter.dispatch('arg_max', 'aispend')(column, order_by)) }}
+{%- endmacro %}
+
+{% macro default__arg_max(column, order_by) -%}
+    arg_max({{ column }}, {{ order_by }})
+{%- endmacro %}

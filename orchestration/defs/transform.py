@@ -37,6 +37,9 @@ class LayerTranslator(DagsterDbtTranslator):
         props = self.get_resource_props(manifest, unique_id)
         fqn = props.get("fqn") or []
         layer = next((part for part in fqn if part in LAYERS), None)
+        if props.get("resource_type") == "seed":
+            # reference data (exchange rates) sits with the staging layer that reads it
+            return spec.replace_attributes(group_name="staging")
         if props.get("resource_type") != "model" or layer is None:
             return spec
         return spec.replace_attributes(group_name=layer).merge_attributes(

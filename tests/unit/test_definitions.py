@@ -16,7 +16,7 @@ def test_one_connected_lineage_graph_with_no_dangling_keys():
         "raw_anthropic/messages_usage",
         "raw_anthropic/cost_report",
         "staging/stg_openai__costs",
-        "intermediate/int_usage_unioned",
+        "intermediate/int_spend_lines_unioned",
         "marts/fct_ai_spend",
         "marts/dim_model",
         "marts/dim_api_key",

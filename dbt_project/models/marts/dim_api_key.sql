@@ -14,7 +14,7 @@ keys as (
         provider,
         api_key_id,
         -- a key belongs to one project; the latest one wins if a provider ever moves it
-        arg_max(project_id, usage_date) as project_id,
+        {{ arg_max("project_id", "usage_date") }} as project_id,
         min(usage_date) as first_seen_date,
         max(usage_date) as last_seen_date,
         sum(billed_cost_usd) as billed_cost_usd,

@@ -1,66 +1,13 @@
--- One row per usage_date, provider, project_id, api_key_id, model, service_tier and
--- charge_type: what was billed and what was used. Usage and bills arrive at different grains,
--- so both sides are brought to this grain and summed (a union, not a join: a null key such
--- as Console usage or a project-level charge can never drop a row).
+-- One row per usage_date, provider, project_id, api_key_id, user_email, model, service_tier,
+-- charge_type, billing_currency and tags: what was billed and what was used. Usage and bills
+-- arrive at different grains, so every provider's lines (usage lines with tokens, cost lines
+-- with the bill) are summed per grain: a union, not a join, so a null key such as Console
+-- usage or a project-level charge can never drop a row.
 with
 
-usage as (
+lines as (
 
-    select * from {{ ref('int_usage_unioned') }}
-
-),
-
-billed as (
-
-    select * from {{ ref('int_billed_cost_unioned') }}
-
-),
-
-unioned as (
-
-    select
-        usage_date,
-        provider,
-        project_id,
-        api_key_id,
-        model,
-        service_tier,
-        'usage' as charge_type,
-        cast(0 as {{ money_type() }}) as billed_cost_usd,
-        input_tokens,
-        cached_input_tokens,
-        cache_write_tokens,
-        output_tokens,
-        requests,
-        web_search_requests,
-        1 as usage_rows,
-        0 as billed_rows
-
-    from usage
-
-    union all
-
-    select
-        usage_date,
-        provider,
-        project_id,
-        api_key_id,
-        model,
-        service_tier,
-        charge_type,
-        -- every provider bills in USD today; stg tests reject any other currency until the
-        -- FX conversion lands
-        billed_cost as billed_cost_usd,
-        0 as input_tokens,
-        0 as cached_input_tokens,
-        0 as cache_write_tokens,
-        0 as output_tokens,
-        cast(null as bigint) as requests,
-        0 as web_search_requests,
-        0 as usage_rows,
-        1 as billed_rows
-
-    from billed
+    select * from {{ ref('int_spend_lines_unioned') }}
 
 ),
 
@@ -71,9 +18,13 @@ aggregated as (
         provider,
         project_id,
         api_key_id,
+        user_email,
         model,
         service_tier,
         charge_type,
+        billing_currency,
+        tags,
+        cast(sum(billed_cost) as {{ money_type() }}) as billed_cost,
         cast(sum(billed_cost_usd) as {{ money_type() }}) as billed_cost_usd,
         cast(sum(input_tokens) as bigint) as input_tokens,
         cast(sum(cached_input_tokens) as bigint) as cached_input_tokens,
@@ -81,11 +32,11 @@ aggregated as (
         cast(sum(output_tokens) as bigint) as output_tokens,
         cast(sum(requests) as bigint) as requests,
         cast(sum(web_search_requests) as bigint) as web_search_requests,
-        sum(usage_rows) > 0 as has_usage,
-        sum(billed_rows) > 0 as has_bill
+        bool_or(has_usage) as has_usage,
+        bool_or(has_bill) as has_bill
 
-    from unioned
-    group by 1, 2, 3, 4, 5, 6, 7
+    from lines
+    group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 
 ),
 
@@ -99,19 +50,24 @@ final as (
                 provider,
                 coalesce(project_id, '~'),
                 coalesce(api_key_id, '~'),
+                coalesce(user_email, '~'),
                 coalesce(model, '~'),
                 service_tier,
-                charge_type
+                charge_type,
+                billing_currency,
+                coalesce(tags, '~')
             )
         ) as spend_key,
         usage_date,
         provider,
         project_id,
         api_key_id,
+        user_email,
         model,
         service_tier,
         charge_type,
-        'USD' as billing_currency,
+        billing_currency,
+        billed_cost,
         billed_cost_usd,
         input_tokens,
         cached_input_tokens,
@@ -120,6 +76,7 @@ final as (
         input_tokens + cached_input_tokens + cache_write_tokens as total_input_tokens,
         requests,
         web_search_requests,
+        tags,
         has_usage,
         has_bill
 

@@ -1,0 +1,82 @@
+-- Anthropic at the fact grain (see docs/adding-a-source.md). The bill comes per workspace and
+-- description; int_anthropic__costs_split_by_key has already split it over the keys.
+with
+
+usage as (
+
+    select * from {{ ref('stg_anthropic__messages_usage') }}
+
+),
+
+costs as (
+
+    select * from {{ ref('int_anthropic__costs_split_by_key') }}
+
+),
+
+usage_lines as (
+
+    select
+        usage_date,
+        'anthropic' as provider,
+        project_id,
+        api_key_id,
+        cast(null as varchar) as user_email,
+        model,
+        service_tier,
+        'usage' as charge_type,
+        'USD' as billing_currency,
+        cast(0 as {{ money_type() }}) as billed_cost,
+        cast(null as {{ money_type() }}) as usd_per_billing_unit,
+        input_tokens,
+        cached_input_tokens,
+        cache_write_tokens,
+        output_tokens,
+        -- the usage report carries no request count
+        cast(null as bigint) as requests,
+        web_search_requests,
+        cast(null as varchar) as tags,
+        true as has_usage,
+        false as has_bill
+
+    from usage
+
+),
+
+cost_lines as (
+
+    select
+        usage_date,
+        provider,
+        project_id,
+        api_key_id,
+        cast(null as varchar) as user_email,
+        model,
+        service_tier,
+        charge_type,
+        billing_currency,
+        billed_cost,
+        cast(null as {{ money_type() }}) as usd_per_billing_unit,
+        cast(0 as bigint) as input_tokens,
+        cast(0 as bigint) as cached_input_tokens,
+        cast(0 as bigint) as cache_write_tokens,
+        cast(0 as bigint) as output_tokens,
+        cast(null as bigint) as requests,
+        cast(0 as bigint) as web_search_requests,
+        cast(null as varchar) as tags,
+        false as has_usage,
+        true as has_bill
+
+    from costs
+
+),
+
+final as (
+
+    select * from usage_lines
+    union all
+    select * from cost_lines
+
+)
+
+select * from final
