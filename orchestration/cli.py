@@ -17,11 +17,6 @@ import duckdb
 
 from orchestration.settings import ConfigError, Settings, load_settings
 
-RAW_TABLES = {
-    "openai": ("raw_openai", ("completions_usage", "costs")),
-    "anthropic": ("raw_anthropic", ("messages_usage", "cost_report")),
-}
-
 
 def run_pipeline(log_level: str = "INFO") -> tuple[bool, Any]:
     """Materialize every asset in-process; returns (success, result)."""
@@ -54,17 +49,32 @@ def _query(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
         return []
 
 
+def _raw_rows(con: duckdb.DuckDBPyConnection, provider: str) -> int:
+    """Rows in every raw table of the provider's sources (dlt's own tables left out)."""
+    from orchestration.sources import SOURCES
+
+    total = 0
+    for spec in SOURCES.values():
+        if spec.provider != provider:
+            continue
+        tables = _query(
+            con,
+            "select table_name from information_schema.tables "
+            f"where table_schema = '{spec.dataset}' and table_name not like '\\_dlt%' escape '\\'",
+        )
+        for (table,) in tables:
+            total += int(_query(con, f'select count(*) from "{spec.dataset}"."{table}"')[0][0])
+    return total
+
+
 def summarize(settings: Settings) -> str:
-    """Rows loaded per provider table and spend per provider over the window."""
-    header = (
-        f"{'provider':<10}{'usage rows':>11}{'cost rows':>11}{'fact rows':>11}"
-        f"{'billed USD':>15}{'input tokens':>17}{'output tokens':>16}"
-    )
+    """Rows loaded per provider and spend per provider over the window."""
     lines = [
         f"warehouse  {settings.warehouse}",
         f"window     {settings.start_date} .. {settings.end_date} (UTC, end exclusive)",
         "",
-        header,
+        f"{'provider':<14}{'raw rows':>11}{'fact rows':>11}{'billed USD':>15}"
+        f"{'input tokens':>18}{'output tokens':>17}",
     ]
     if not settings.warehouse.exists():
         return "\n".join([*lines, "(no warehouse file: nothing was loaded)"])
@@ -81,19 +91,14 @@ def summarize(settings: Settings) -> str:
         }
         total = Decimal(0)
         for provider in settings.providers:
-            schema, tables = RAW_TABLES[provider]
-            counts = []
-            for table in tables:
-                rows = _query(con, f'select count(*) from "{schema}"."{table}"')
-                counts.append(int(rows[0][0]) if rows else 0)
             n, cost, tokens_in, tokens_out = facts.get(provider, (0, Decimal(0), 0, 0))
             cost = Decimal(cost or 0)
             total += cost
             lines.append(
-                f"{provider:<10}{counts[0]:>11,}{counts[1]:>11,}{n:>11,}{cost:>15,.2f}"
-                f"{int(tokens_in or 0):>17,}{int(tokens_out or 0):>16,}"
+                f"{provider:<14}{_raw_rows(con, provider):>11,}{n:>11,}{cost:>15,.2f}"
+                f"{int(tokens_in or 0):>18,}{int(tokens_out or 0):>17,}"
             )
-        lines.append(f"{'total':<10}{'':>33}{total:>15,.2f}")
+        lines.append(f"{'total':<14}{'':>22}{total:>15,.2f}")
     return "\n".join(lines)
 
 

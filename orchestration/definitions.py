@@ -5,12 +5,12 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.defs.automation import daily_job, daily_schedule
-from orchestration.defs.ingestion import anthropic_assets, openai_assets
+from orchestration.defs.ingestion import source_assets
 from orchestration.defs.transform import dbt_models
 from orchestration.resources import build_resources
 
 defs = dg.Definitions(
-    assets=[openai_assets, anthropic_assets, dbt_models],
+    assets=[*source_assets, dbt_models],
     jobs=[daily_job],
     schedules=[daily_schedule],
     resources=build_resources(),

@@ -10,17 +10,17 @@ from dagster_dbt import DbtCliResource
 from dagster_dlt import DagsterDltResource
 
 from orchestration.defs.transform import dbt_project
-from orchestration.providers import Endpoints, open_endpoints
 from orchestration.settings import load_settings
+from orchestration.sources import SourceInputs, open_inputs
 
 
 @dg.resource(
-    description="Provider endpoints of the run: real APIs where keys are set, else the "
-    "embedded simulator, started for the run and stopped after it."
+    description="Where each source reads from on this run: real APIs and export folders where "
+    "their env vars are set, else the embedded simulator, started for the run and stopped after."
 )
-def provider_endpoints(_: dg.InitResourceContext) -> Iterator[Endpoints]:
-    with open_endpoints(load_settings()) as endpoints:
-        yield endpoints
+def source_inputs(_: dg.InitResourceContext) -> Iterator[SourceInputs]:
+    with open_inputs(load_settings()) as inputs:
+        yield inputs
 
 
 def dbt_executable() -> str:
@@ -33,5 +33,5 @@ def build_resources() -> dict[str, object]:
     return {
         "dlt": DagsterDltResource(),
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
-        "provider_endpoints": provider_endpoints,
+        "source_inputs": source_inputs,
     }

@@ -16,7 +16,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 DEFAULT_WINDOW_DAYS = 180
-KNOWN_PROVIDERS = ("openai", "anthropic")
 
 
 class ConfigError(ValueError):
@@ -81,16 +80,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "the end date is exclusive"
         )
 
+    from orchestration.sources import known_providers
+
+    known = known_providers()
     raw_providers = env.get("AISPEND_PROVIDERS", "").strip()
-    providers = tuple(
-        p.strip().lower() for p in (raw_providers or ",".join(KNOWN_PROVIDERS)).split(",")
-    )
+    providers = tuple(p.strip().lower() for p in (raw_providers or ",".join(known)).split(","))
     providers = tuple(p for p in providers if p)
-    unknown = sorted(set(providers) - set(KNOWN_PROVIDERS))
+    unknown = sorted(set(providers) - set(known))
     if unknown or not providers:
         raise ConfigError(
             f"AISPEND_PROVIDERS={raw_providers!r}: unknown provider(s) {unknown}; "
-            f"choose from {', '.join(KNOWN_PROVIDERS)}"
+            f"choose from {', '.join(known)}"
         )
 
     return Settings(

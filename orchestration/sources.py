@@ -1,0 +1,188 @@
+"""Every data source aispend reads, and where its data comes from on a given run.
+
+An API source is called at its base URL when its key is set, else it is served by the
+embedded simulator; an export-file source reads the folder its `*_EXPORT_PATH` names, else
+files the simulator writes for the run's window. Keys are read from the environment at run
+time and only ever handed to the HTTP client: never logged, never stored in asset metadata.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from dlt.sources import DltSource
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One dlt source: its dataset is `raw_<name>`; `provider` is what AISPEND_PROVIDERS names."""
+
+    name: str
+    provider: str
+    kind: Literal["api", "export"]
+    factory: str  # "module:function", imported when first needed
+    key_env: str = ""
+    url_env: str = ""
+    default_url: str = ""
+    path_env: str = ""
+    # raw table -> bucket-start column (unix seconds), to detect a window reaching back further
+    # than anything loaded so far (API sources only)
+    cursor_columns: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def dataset(self) -> str:
+        return f"raw_{self.name}"
+
+    def source_factory(self) -> Callable[..., DltSource]:
+        module, function = self.factory.split(":")
+        return getattr(importlib.import_module(module), function)  # type: ignore[no-any-return]
+
+
+SOURCES: dict[str, SourceSpec] = {
+    spec.name: spec
+    for spec in (
+        SourceSpec(
+            "openai",
+            "openai",
+            "api",
+            "ingestion.openai:openai_source",
+            key_env="OPENAI_ADMIN_KEY",
+            url_env="OPENAI_BASE_URL",
+            default_url="https://api.openai.com/v1",
+            cursor_columns={"completions_usage": "start_time", "costs": "start_time"},
+        ),
+        SourceSpec(
+            "anthropic",
+            "anthropic",
+            "api",
+            "ingestion.anthropic:anthropic_source",
+            key_env="ANTHROPIC_ADMIN_KEY",
+            url_env="ANTHROPIC_BASE_URL",
+            default_url="https://api.anthropic.com",
+            cursor_columns={"messages_usage": "bucket_start", "cost_report": "bucket_start"},
+        ),
+    )
+}
+
+
+def known_providers() -> tuple[str, ...]:
+    """Names AISPEND_PROVIDERS accepts, in registry order."""
+    return tuple(dict.fromkeys(spec.provider for spec in SOURCES.values()))
+
+
+@dataclass(frozen=True)
+class SourceInput:
+    """Where one source reads from on this run."""
+
+    source: str
+    simulated: bool
+    base_url: str = ""
+    api_key: str = field(default="", repr=False)
+    export_path: str = ""
+
+    def describe(self) -> str:
+        where = self.base_url or self.export_path
+        return f"{self.source}: {'simulator' if self.simulated else where}"
+
+
+@dataclass
+class SourceInputs:
+    """The inputs of one run, plus the simulator if one had to be started."""
+
+    by_source: dict[str, SourceInput]
+    simulator: Any = None
+
+    def build(self, name: str, settings: Any, *, backfill: bool = False) -> DltSource:
+        """The dlt source `name`, configured for this run's window and input."""
+        spec, given = SOURCES[name], self.by_source[name]
+        factory = spec.source_factory()
+        if spec.kind == "api":
+            return factory(
+                api_key=given.api_key,
+                base_url=given.base_url,
+                start_date=settings.start_date,
+                end_date=settings.end_date,
+                lookback_days=settings.lookback_days,
+                backfill=backfill,
+            )
+        return factory(
+            export_path=given.export_path,
+            start_date=settings.start_date,
+            end_date=settings.end_date,
+        )
+
+
+def simulator_export_root(settings: Any) -> Path:
+    """Where the simulator writes export files for a window (beside the warehouse)."""
+    return (
+        settings.warehouse.parent
+        / "simulator_exports"
+        / f"seed{settings.simulator_seed}_{settings.start_date}_{settings.end_date}"
+    )
+
+
+@contextmanager
+def open_inputs(settings: Any, env: Mapping[str, str] | None = None) -> Iterator[SourceInputs]:
+    """Yield the inputs of the enabled sources, starting the simulator for those that need it."""
+    env = os.environ if env is None else env
+    enabled = [s for s in SOURCES.values() if s.provider in settings.providers]
+    inputs: dict[str, SourceInput] = {}
+    need_api: list[SourceSpec] = []
+    need_files: list[SourceSpec] = []
+    for spec in enabled:
+        if spec.kind == "api":
+            key = env.get(spec.key_env, "").strip()
+            if key:
+                url = env.get(spec.url_env, "").strip() or spec.default_url
+                inputs[spec.name] = SourceInput(spec.name, False, base_url=url, api_key=key)
+            else:
+                need_api.append(spec)
+        else:
+            path = env.get(spec.path_env, "").strip()
+            if path:
+                inputs[spec.name] = SourceInput(spec.name, False, export_path=path)
+            else:
+                need_files.append(spec)
+
+    if not need_api and not need_files:
+        yield SourceInputs(inputs)
+        return
+
+    from ingestion.simulator import SimConfig, Simulator
+
+    config = SimConfig(
+        seed=settings.simulator_seed, start=settings.start_date, end=settings.end_date
+    )
+    with Simulator(config) as sim:
+        for spec in need_api:
+            url, key = simulated_endpoint(sim, config, spec.name)
+            inputs[spec.name] = SourceInput(spec.name, True, base_url=url, api_key=key)
+        if need_files:
+            written = write_simulated_exports(sim, config, simulator_export_root(settings))
+            for spec in need_files:
+                inputs[spec.name] = SourceInput(
+                    spec.name, True, export_path=str(written[spec.name])
+                )
+        yield SourceInputs(inputs, simulator=sim)
+
+
+def simulated_endpoint(sim: Any, config: Any, source: str) -> tuple[str, str]:
+    """(base URL, key) of the simulator for an API source."""
+    if source == "openai":
+        return sim.openai_base_url, config.openai_key
+    if source in ("anthropic", "claude_code"):
+        return sim.anthropic_base_url, config.anthropic_key
+    if source == "cursor":
+        return sim.cursor_base_url, config.cursor_key
+    raise KeyError(f"the simulator serves no API for source {source!r}")
+
+
+def write_simulated_exports(sim: Any, config: Any, root: Path) -> dict[str, Path]:
+    """Write (once per window and seed) the export files the simulator stands in for."""
+    raise KeyError(f"the simulator writes no export files yet (asked under {root})")
