@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from ingestion.simulator import openai_extras
 from ingestion.simulator.prices import PriceLookup, PriceRow, build_price_book
 
 ALNUM = string.ascii_letters + string.digits
@@ -206,6 +207,8 @@ class DayData:
     openai_costs: list[tuple[Any, ...]] = field(default_factory=list)
     # (workspace_id, description, cost_type, model, token_type, tier, context, geo, cents 6 dp)
     anthropic_costs: list[tuple[Any, ...]] = field(default_factory=list)
+    # embeddings, moderations, images, audio, vector stores, code interpreter (openai_extras)
+    openai_extras: list[Any] = field(default_factory=list)
 
 
 def _sum_rows(hours: list[list[tuple[Any, ...]]], ndim: int) -> list[tuple[Any, ...]]:
@@ -549,7 +552,12 @@ class SyntheticOrg:
         data = DayData(
             ohours, _sum_rows(ohours, OPENAI_NDIM), ahours, _sum_rows(ahours, ANTHROPIC_NDIM)
         )
-        data.openai_costs = self._price_openai(day, data.openai_day)
+        extras_scale = scale * self._restate.get(("openai", day), 1.0)
+        data.openai_extras = openai_extras.generate(self.seed, day, extras_scale, self.projects)
+        data.openai_costs = sorted(
+            self._price_openai(day, data.openai_day) + openai_extras.cost_lines(data.openai_extras),
+            key=lambda r: tuple("" if v is None else str(v) for v in r[:3]),
+        )
         data.anthropic_costs = self._price_anthropic(day, data.anthropic_day)
         return data
 
@@ -692,11 +700,16 @@ class SyntheticOrg:
                 if provider == "openai":
                     cost = sum((r[4] for r in data.openai_costs), Decimal(0))
                     rows = data.openai_day
-                    inp = sum(r[5] for r in rows)
+                    # embedding and moderation input counts as input, like completions input
+                    inp = sum(r[5] for r in rows) + sum(
+                        x.metric("input_tokens") for x in data.openai_extras
+                    )
                     cached = sum(r[6] for r in rows)
                     write = sum(r[7] for r in rows)
                     output = sum(r[8] for r in rows)
-                    req = sum(r[4] for r in rows)
+                    req = sum(r[4] for r in rows) + sum(
+                        x.metric("num_model_requests") for x in data.openai_extras
+                    )
                 else:
                     cost = sum((r[8] for r in data.anthropic_costs), Decimal(0)) / HUNDRED
                     rows = data.anthropic_day

@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ingestion.simulator import openai_extras
 from ingestion.simulator.config import SimConfig
 from ingestion.simulator.org import ANTHROPIC_NDIM, OPENAI_NDIM, SyntheticOrg
 
@@ -373,6 +374,54 @@ class OpenAIApi:
             "service_tier": tier,
         }
 
+    def usage_extra(self, endpoint: str, params: Params) -> dict[str, Any]:
+        """GET /v1/organization/usage/<endpoint> for the non-completions endpoints.
+
+        The simulator keeps these at day grain: a day's usage sits in the bucket holding 12:00
+        UTC, so every bucket width sums to the same totals.
+        """
+        obj, _metrics, group_fields = openai_extras.ENDPOINTS[endpoint]
+        start, end = self._time_range(params)
+        width_name = one_param(params, "bucket_width") or "1d"
+        if width_name not in WIDTHS:
+            raise ApiError(
+                400, "invalid_request_error", "bucket_width must be 1m, 1h or 1d", "bucket_width"
+            )
+        default, maximum = USAGE_LIMITS[width_name]
+        limit = limit_param(params, default, maximum)
+        groups = group_param(params, group_fields)
+        wanted = {
+            "project_id": set(list_param(params, "project_ids")),
+            "api_key_id": set(list_param(params, "api_key_ids")),
+            "model": set(list_param(params, "models")),
+        }
+        buckets, cursor = self._page(params, start, end, WIDTHS[width_name], limit)
+        data = []
+        for a, b in buckets:
+            acc: dict[tuple[Any, ...], dict[str, int]] = {}
+            for dn in range(a // DAY, (b - 1) // DAY + 1):
+                if not a <= dn * DAY + DAY // 2 < b:
+                    continue
+                day_data = self.org.day(UNIX_EPOCH + timedelta(days=dn))
+                for row in day_data.openai_extras if day_data else ():
+                    if row.endpoint != endpoint:
+                        continue
+                    dims = dict(row.dims)
+                    if any(v and dims.get(f) not in v for f, v in wanted.items()):
+                        continue
+                    gk = tuple(dims.get(f) if f in groups else None for f in group_fields)
+                    cur = acc.setdefault(gk, {})
+                    for name, value in row.metrics:
+                        cur[name] = cur.get(name, 0) + value
+            results = [
+                openai_extras.usage_result(endpoint, dict(zip(group_fields, k, strict=True)), m)
+                for k, m in sorted(acc.items(), key=lambda kv: sort_key(kv[0]))
+                if any(m.values())
+            ]
+            data.append({"object": "bucket", "start_time": a, "end_time": b, "results": results})
+        del obj
+        return {"object": "page", "data": data, "has_more": cursor is not None, "next_page": cursor}
+
     def costs(self, params: Params) -> dict[str, Any]:
         """GET /v1/organization/costs (1d buckets; each day's lines land in one bucket)."""
         start, end = self._time_range(params)
@@ -412,7 +461,9 @@ class OpenAIApi:
                     "project_id": k[1],
                     "api_key_id": k[2],
                     "quantity": acc[k][0] if by_item else None,
-                    "quantity_unit": "tokens" if by_item else None,
+                    "quantity_unit": openai_extras.QUANTITY_UNITS.get(k[0], "tokens")
+                    if by_item
+                    else None,
                 }
                 for k in sorted(acc, key=sort_key)
                 if acc[k][1]
@@ -756,6 +807,9 @@ class SimHandler(BaseHTTPRequestHandler):
                 return oa.usage_completions(params)
             if path == "/v1/organization/costs":
                 return oa.costs(params)
+            extra = path.removeprefix("/v1/organization/usage/")
+            if extra in openai_extras.ENDPOINTS:
+                return oa.usage_extra(extra, params)
             if path == "/v1/organization/projects":
                 return oa.projects(params)
             segs = path.split("/")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ingestion.simulator import SimConfig, Simulator
+from ingestion.simulator import SimConfig, Simulator, openai_extras
 
 START = date(2026, 6, 1)
 END = date(2026, 11, 28)
@@ -461,8 +461,12 @@ def test_openai_costs_shape(sim: Simulator) -> None:
         "quantity_unit",
     ]
     assert res[0]["object"] == "organization.costs.result"
-    assert all(r["amount"]["currency"] == "usd" and r["quantity_unit"] == "tokens" for r in res)
-    items = {r["line_item"].rsplit(", ", 1)[1] for r in res}
+    assert all(r["amount"]["currency"] == "usd" for r in res)
+    assert all(
+        r["quantity_unit"] == openai_extras.QUANTITY_UNITS.get(r["line_item"], "tokens")
+        for r in res
+    )
+    items = {r["line_item"].rsplit(", ", 1)[-1] for r in res}
     assert {"input", "cached input", "output", "batch input", "batch output"} <= items
     plain = json.loads(oa(sim, "/organization/costs", [("start_time", unix(START))])[1])
     only = plain["data"][0]["results"]
@@ -622,7 +626,13 @@ def test_cost_matches_usage_times_list_price(sim: Simulator, prices: Prices) -> 
     oa_costs = openai_costs_by_day(sim, [])
     an_costs = anthropic_costs_by_day(sim, [])
     for day in days:
-        assert abs(openai_usage_cost(sim, day, prices) - oa_costs[day]) < Decimal("1e-6")
+        # the non-completions lines (embeddings, images, storage, ...) are priced on their own
+        extras = sum(
+            (line[4] for line in openai_extras.cost_lines(sim.org.day(day).openai_extras)),
+            Decimal(0),
+        )
+        completions_cost = oa_costs[day] - extras
+        assert abs(openai_usage_cost(sim, day, prices) - completions_cost) < Decimal("1e-6")
         assert abs(anthropic_usage_cost(sim, day, prices) - an_costs[day]) < Decimal("1e-6")
 
 
@@ -632,14 +642,18 @@ def test_usage_tokens_equal_daily_totals(sim: Simulator) -> None:
     for b in walk(sim, "openai", "/organization/usage/completions", params):
         t = oa_truth[day_of_bucket(b)]
         (r,) = b["results"]
+        # the truth counts embedding and moderation input and requests too
+        extras = sim.org.day(day_of_bucket(b)).openai_extras
+        extra_input = sum(x.metric("input_tokens") for x in extras)
+        extra_requests = sum(x.metric("num_model_requests") for x in extras)
         assert (
             r["input_tokens"] - r["input_cached_tokens"] - r["input_cache_write_tokens"]
-            == t["input_tokens"]
+            == t["input_tokens"] - extra_input
         )
         assert r["input_cached_tokens"] == t["cached_input_tokens"]
         assert r["input_cache_write_tokens"] == t["cache_write_tokens"]
         assert r["output_tokens"] == t["output_tokens"]
-        assert r["num_model_requests"] == t["requests"]
+        assert r["num_model_requests"] == t["requests"] - extra_requests
     params = [("starting_at", rfc(START)), ("limit", 31)]
     for b in walk(sim, "anthropic", "/v1/organizations/usage_report/messages", params):
         t = an_truth[day_of_bucket(b)]
