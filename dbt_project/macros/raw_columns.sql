@@ -67,3 +67,88 @@
         'currency': 'varchar'
     }) }}
 {%- endmacro %}
+
+{% macro raw_columns__raw_openai__embeddings_usage() -%}
+    {{ return({
+        '_row_key': 'varchar',
+        'start_time': 'bigint',
+        'input_tokens': 'bigint',
+        'num_model_requests': 'bigint',
+        'project_id': 'varchar',
+        'user_id': 'varchar',
+        'api_key_id': 'varchar',
+        'model': 'varchar'
+    }) }}
+{%- endmacro %}
+
+{% macro raw_columns__raw_openai__moderations_usage() -%}
+    {{ return({
+        '_row_key': 'varchar',
+        'start_time': 'bigint',
+        'input_tokens': 'bigint',
+        'num_model_requests': 'bigint',
+        'project_id': 'varchar',
+        'user_id': 'varchar',
+        'api_key_id': 'varchar',
+        'model': 'varchar'
+    }) }}
+{%- endmacro %}
+
+{% macro raw_columns__raw_openai__images_usage() -%}
+    {{ return({
+        '_row_key': 'varchar',
+        'start_time': 'bigint',
+        'images': 'bigint',
+        'num_model_requests': 'bigint',
+        'project_id': 'varchar',
+        'user_id': 'varchar',
+        'api_key_id': 'varchar',
+        'model': 'varchar',
+        'size': 'varchar',
+        'source': 'varchar'
+    }) }}
+{%- endmacro %}
+
+{% macro raw_columns__raw_openai__audio_speeches_usage() -%}
+    {{ return({
+        '_row_key': 'varchar',
+        'start_time': 'bigint',
+        'characters': 'bigint',
+        'num_model_requests': 'bigint',
+        'project_id': 'varchar',
+        'user_id': 'varchar',
+        'api_key_id': 'varchar',
+        'model': 'varchar'
+    }) }}
+{%- endmacro %}
+
+{% macro raw_columns__raw_openai__audio_transcriptions_usage() -%}
+    {{ return({
+        '_row_key': 'varchar',
+        'start_time': 'bigint',
+        'seconds': 'bigint',
+        'num_model_requests': 'bigint',
+        'project_id': 'varchar',
+        'user_id': 'varchar',
+        'api_key_id': 'varchar',
+        'model': 'varchar'
+    }) }}
+{%- endmacro %}
+
+{% macro raw_columns__raw_openai__vector_stores_usage() -%}
+    {{ return({
+        '_row_key': 'varchar',
+        'start_time': 'bigint',
+        'usage_bytes': 'bigint',
+        'project_id': 'varchar'
+    }) }}
+{%- endmacro %}
+
+{% macro raw_columns__raw_openai__code_interpreter_sessions_usage() -%}
+    {{ return({
+        '_row_key': 'varchar',
+        'start_time': 'bigint',
+        'num_sessions': 'bigint',
+        'project_id': 'varchar'
+    }) }}
+{%- endmacro %}

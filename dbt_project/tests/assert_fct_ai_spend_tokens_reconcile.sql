@@ -20,7 +20,7 @@ fact as (
 
 ),
 
-feeds as (
+feed_rows as (
 
     select
         'openai' as provider,
@@ -30,6 +30,29 @@ feeds as (
         sum(coalesce(input_cache_write_tokens, 0)) as cache_write,
         sum(output_tokens) as output_total
     from {{ source_or_empty('raw_openai', 'completions_usage', raw_columns__raw_openai__completions_usage()) }}
+    group by 1, 2
+
+    union all
+
+    -- embedding and moderation input counts as input tokens too
+    select
+        'openai' as provider,
+        {{ unix_to_utc_date('start_time') }} as usage_date,
+        sum(input_tokens) as input_total,
+        0 as cached_input,
+        0 as cache_write,
+        0 as output_total
+    from (
+        select
+            start_time,
+            input_tokens
+        from {{ source_or_empty('raw_openai', 'embeddings_usage', raw_columns__raw_openai__embeddings_usage()) }}
+        union all
+        select
+            start_time,
+            input_tokens
+        from {{ source_or_empty('raw_openai', 'moderations_usage', raw_columns__raw_openai__moderations_usage()) }}
+    ) as other_inputs
     group by 1, 2
 
     union all
@@ -50,6 +73,20 @@ feeds as (
         ) as cache_write,
         sum(output_tokens) as output_total
     from {{ source_or_empty('raw_anthropic', 'messages_usage', raw_columns__raw_anthropic__messages_usage()) }}
+    group by 1, 2
+
+),
+
+feeds as (
+
+    select
+        provider,
+        usage_date,
+        sum(input_total) as input_total,
+        sum(cached_input) as cached_input,
+        sum(cache_write) as cache_write,
+        sum(output_total) as output_total
+    from feed_rows
     group by 1, 2
 
 ),

@@ -67,6 +67,43 @@ COST_COLUMNS: dict[str, Any] = {
     "_seq": {"data_type": "bigint", "dedup_sort": "desc"},
 }
 
+# The other Usage API endpoints: (metric fields, group_by fields). Each lands in its own raw
+# table `<endpoint>_usage` so every dollar of the Costs API has usage that explains it.
+OTHER_USAGE_ENDPOINTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "embeddings": (
+        ("input_tokens", "num_model_requests"),
+        ("project_id", "user_id", "api_key_id", "model"),
+    ),
+    "moderations": (
+        ("input_tokens", "num_model_requests"),
+        ("project_id", "user_id", "api_key_id", "model"),
+    ),
+    "images": (
+        ("images", "num_model_requests"),
+        ("project_id", "user_id", "api_key_id", "model", "size", "source"),
+    ),
+    "audio_speeches": (
+        ("characters", "num_model_requests"),
+        ("project_id", "user_id", "api_key_id", "model"),
+    ),
+    "audio_transcriptions": (
+        ("seconds", "num_model_requests"),
+        ("project_id", "user_id", "api_key_id", "model"),
+    ),
+    "vector_stores": (("usage_bytes",), ("project_id",)),
+    "code_interpreter_sessions": (("num_sessions",), ("project_id",)),
+}
+
+
+def _other_usage_columns(metrics: tuple[str, ...], groups: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "start_time": {"data_type": "bigint", "nullable": False},
+        "end_time": {"data_type": "bigint", "nullable": False},
+        **{f: {"data_type": "bigint"} for f in metrics},
+        **{f: {"data_type": "text"} for f in groups},
+        "_seq": {"data_type": "bigint", "dedup_sort": "desc"},
+    }
+
 
 @dlt.source(name="openai", max_table_nesting=0)
 def openai_source(
@@ -173,4 +210,40 @@ def openai_source(
             )
             yield row
 
-    return [completions_usage, costs]
+    def other_usage(endpoint: str) -> DltResource:
+        metrics, groups = OTHER_USAGE_ENDPOINTS[endpoint]
+
+        def rows(
+            updated: dlt.sources.incremental[int] = window.cursor("start_time"),
+        ) -> Iterator[dict[str, Any]]:
+            bounds = window.request_bounds(updated)
+            if bounds is None:
+                return
+            params = {
+                "start_time": bounds[0],
+                "end_time": bounds[1],
+                "bucket_width": "1d",
+                "limit": 31,
+                "group_by": list(groups),
+            }
+            pages = client.paginate(f"/organization/usage/{endpoint}", params=params)
+            buckets = flatten_buckets(pages, ("start_time", "end_time"))
+            for seq, (bucket, result) in enumerate(buckets):
+                row = {f: result.get(f) for f in (*metrics, *groups)}
+                row.update(
+                    start_time=int(bucket["start_time"]), end_time=int(bucket["end_time"]), _seq=seq
+                )
+                row["_row_key"] = natural_key(row["start_time"], *(result.get(f) for f in groups))
+                yield row
+
+        rows.__doc__ = f"Daily `/organization/usage/{endpoint}` grouped by {', '.join(groups)}."
+        return dlt.resource(
+            rows,
+            name=f"{endpoint}_usage",
+            write_disposition="merge",
+            primary_key="_row_key",
+            merge_key="start_time",
+            columns=_other_usage_columns(metrics, groups),
+        )
+
+    return [completions_usage, costs, *(other_usage(e) for e in OTHER_USAGE_ENDPOINTS)]

@@ -301,6 +301,12 @@ class FakeProviderAPI:
                     ),
                     "/v1/organizations/cost_report": ("anthropic", "anthropic_cost_pages"),
                 }
+                if url.path.startswith("/v1/organization/usage/") and url.path not in routes:
+                    # the other usage endpoints (embeddings, images, ...): an organisation
+                    # that used none of them gets empty pages
+                    return self._send(
+                        200, {"object": "page", "data": [], "has_more": False, "next_page": None}
+                    )
                 if url.path not in routes:
                     return self._send(404, {"error": {"message": "not found"}})
                 provider, key = routes[url.path]

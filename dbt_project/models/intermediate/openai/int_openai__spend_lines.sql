@@ -8,6 +8,12 @@ usage as (
 
 ),
 
+other_usage as (
+
+    select * from {{ ref('stg_openai__other_usage') }}
+
+),
+
 costs as (
 
     select * from {{ ref('stg_openai__costs') }}
@@ -43,6 +49,34 @@ usage_lines as (
 
 ),
 
+other_usage_lines as (
+
+    select
+        usage_date,
+        'openai' as provider,
+        project_id,
+        api_key_id,
+        cast(null as varchar) as user_email,
+        model,
+        'standard' as service_tier,
+        charge_type,
+        'USD' as billing_currency,
+        cast(0 as {{ money_type() }}) as billed_cost,
+        cast(null as {{ money_type() }}) as usd_per_billing_unit,
+        input_tokens,
+        cast(0 as bigint) as cached_input_tokens,
+        cast(0 as bigint) as cache_write_tokens,
+        cast(0 as bigint) as output_tokens,
+        requests,
+        cast(0 as bigint) as web_search_requests,
+        cast(null as varchar) as tags,
+        true as has_usage,
+        false as has_bill
+
+    from other_usage
+
+),
+
 cost_lines as (
 
     select
@@ -74,6 +108,8 @@ cost_lines as (
 final as (
 
     select * from usage_lines
+    union all
+    select * from other_usage_lines
     union all
     select * from cost_lines
 

@@ -37,6 +37,8 @@ classified as (
             when line_item_kind in ('batch input', 'batch output') then 'batch'
             else 'standard'
         end as service_tier,
+        -- the same charge types the usage side gives (stg_openai__other_usage), so a bill
+        -- and the usage that explains it meet on one fact row
         case
             when
                 line_item_kind in (
@@ -49,7 +51,14 @@ classified as (
                     'cached input write'
                 )
                 then 'usage'
-            else lower(regexp_replace(trim(coalesce(line_item, 'unknown')), '[^A-Za-z0-9]+', '_', 'g'))
+            when line_item_kind = 'images' or lower(line_item) like 'image%' then 'image'
+            when line_item_kind in ('characters', 'seconds', 'minutes') then 'audio'
+            when lower(line_item) like '%storage%' then 'storage'
+            when
+                lower(line_item) like '%code interpreter%'
+                or lower(line_item) like '%search%'
+                then 'tool'
+            else 'other'
         end as charge_type
 
     from renamed
