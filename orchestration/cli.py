@@ -49,6 +49,13 @@ def _query(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
         return []
 
 
+# sources that are not a provider of their own in the fact table
+FEEDS_WITHOUT_BILL = {
+    "focus": "(AI rows join their provider above)",
+    "telemetry": "(who used what; no bill)",
+}
+
+
 def _raw_rows(con: duckdb.DuckDBPyConnection, provider: str) -> int:
     """Rows in every raw table of the provider's sources (dlt's own tables left out)."""
     from orchestration.sources import SOURCES
@@ -91,6 +98,10 @@ def summarize(settings: Settings) -> str:
         }
         total = Decimal(0)
         for provider in settings.providers:
+            if provider in FEEDS_WITHOUT_BILL:
+                note = FEEDS_WITHOUT_BILL[provider]
+                lines.append(f"{provider:<14}{_raw_rows(con, provider):>11,}   {note}")
+                continue
             n, cost, tokens_in, tokens_out = facts.get(provider, (0, Decimal(0), 0, 0))
             cost = Decimal(cost or 0)
             total += cost

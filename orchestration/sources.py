@@ -67,8 +67,69 @@ SOURCES: dict[str, SourceSpec] = {
             default_url="https://api.anthropic.com",
             cursor_columns={"messages_usage": "bucket_start", "cost_report": "bucket_start"},
         ),
+        SourceSpec(
+            "claude_code",
+            "anthropic",
+            "api",
+            "ingestion.anthropic:claude_code_source",
+            key_env="ANTHROPIC_ADMIN_KEY",
+            url_env="ANTHROPIC_BASE_URL",
+            default_url="https://api.anthropic.com",
+            cursor_columns={"claude_code_usage": "day_start"},
+        ),
+        SourceSpec(
+            "cursor",
+            "cursor",
+            "api",
+            "ingestion.cursor:cursor_source",
+            key_env="CURSOR_API_KEY",
+            url_env="CURSOR_BASE_URL",
+            default_url="https://api.cursor.com",
+            cursor_columns={"usage_events": "day_start"},
+        ),
+        SourceSpec(
+            "aws_cur",
+            "aws_bedrock",
+            "export",
+            "ingestion.aws_cur:aws_cur_source",
+            path_env="AWS_CUR_EXPORT_PATH",
+        ),
+        SourceSpec(
+            "gcp_billing",
+            "gcp_vertex",
+            "export",
+            "ingestion.gcp_billing:gcp_billing_source",
+            path_env="GCP_BILLING_EXPORT_PATH",
+        ),
+        SourceSpec(
+            "azure_cost",
+            "azure_openai",
+            "export",
+            "ingestion.azure_cost:azure_cost_source",
+            path_env="AZURE_COST_EXPORT_PATH",
+        ),
+        SourceSpec(
+            "focus",
+            "focus",
+            "export",
+            "ingestion.focus:focus_source",
+            path_env="FOCUS_EXPORT_PATH",
+        ),
+        SourceSpec(
+            "telemetry",
+            "telemetry",
+            "export",
+            "ingestion.telemetry:telemetry_source",
+            path_env="TELEMETRY_EXPORT_PATH",
+        ),
     )
 }
+
+# The simulator's telemetry is per request; at the default scale that is ~150k requests a day.
+# `make run` keeps it to the last two weeks, merged into at most this many records per day
+# (token totals stay exact; request counts become per record, see ingestion/telemetry).
+SIMULATED_TELEMETRY_DAYS = 14
+SIMULATED_TELEMETRY_RECORDS_PER_DAY = 3_000
 
 
 def known_providers() -> tuple[str, ...]:
@@ -184,5 +245,31 @@ def simulated_endpoint(sim: Any, config: Any, source: str) -> tuple[str, str]:
 
 
 def write_simulated_exports(sim: Any, config: Any, root: Path) -> dict[str, Path]:
-    """Write (once per window and seed) the export files the simulator stands in for."""
-    raise KeyError(f"the simulator writes no export files yet (asked under {root})")
+    """Write (once per window and seed) the export files the simulator stands in for.
+
+    A folder is complete when its marker exists; folders of other windows are removed so the
+    daily schedule does not pile them up.
+    """
+    import shutil
+
+    from ingestion.simulator.exports import write_exports
+    from ingestion.simulator.telemetry import write_telemetry
+
+    done = root / ".complete"
+    if not done.exists():
+        if root.parent.exists():
+            for other in root.parent.iterdir():
+                if other != root and other.is_dir():
+                    shutil.rmtree(other, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        write_exports(config, root)
+        write_telemetry(
+            sim,
+            root,
+            sample_per_day=SIMULATED_TELEMETRY_RECORDS_PER_DAY,
+            recent_days=SIMULATED_TELEMETRY_DAYS,
+        )
+        done.write_text("written by the aispend simulator\n")
+    names = ("aws_cur", "gcp_billing", "azure_cost", "focus", "telemetry")
+    return {name: root / name for name in names}

@@ -4,6 +4,10 @@
     {{ return([
         'int_openai__spend_lines',
         'int_anthropic__spend_lines',
+        'int_cursor__spend_lines',
+        'int_aws_bedrock__spend_lines',
+        'int_gcp_vertex__spend_lines',
+        'int_azure_openai__spend_lines',
     ]) }}
 {%- endmacro %}
 

@@ -1,4 +1,4 @@
-"""dlt source for the Anthropic Admin API: Messages usage report and Cost report.
+"""dlt sources for the Anthropic Admin API: Messages usage and Cost report; Claude Code report.
 
 The usage report carries token classes (uncached, 5m/1h cache writes, cache reads, output) per
 key, workspace and model; the cost report carries the billed amount per workspace and
@@ -13,9 +13,13 @@ from typing import Any
 
 import dlt
 from dlt.sources import DltResource
+from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 
 from ingestion._common import (
+    DAY_SECONDS,
     DayWindow,
+    SourceDataError,
     cursor_client,
     flatten_buckets,
     natural_key,
@@ -190,3 +194,216 @@ def anthropic_source(
             yield row
 
     return [messages_usage, cost_report]
+
+
+# ---- Claude Code usage report (a separate source: dataset `raw_claude_code`) -----------------
+CLAUDE_CODE_TOKEN_FIELDS = ("input", "output", "cache_read", "cache_creation")
+CLAUDE_CODE_TOOLS = ("edit_tool", "multi_edit_tool", "notebook_edit_tool", "write_tool")
+CLAUDE_CODE_COLUMNS: dict[str, Any] = {
+    "_row_key": {"data_type": "text", "nullable": False},
+    "day_start": {"data_type": "bigint", "nullable": False},
+    "date": {"data_type": "text", "nullable": False},
+    **{
+        c: {"data_type": "text"}
+        for c in (
+            "actor_type",
+            "actor_email_address",
+            "actor_api_key_name",
+            "organization_id",
+            "customer_type",
+            "subscription_type",
+            "terminal_type",
+            "model",
+            "estimated_cost_currency",
+        )
+    },
+    "is_remote": {"data_type": "bool"},
+    # record-level metrics repeat on each model row; read them where model_index = 0
+    "model_index": {"data_type": "bigint", "nullable": False},
+    "model_count": {"data_type": "bigint"},
+    "record_index": {"data_type": "bigint"},
+    **{
+        c: {"data_type": "bigint"}
+        for c in (
+            "num_sessions",
+            "lines_added",
+            "lines_removed",
+            "commits_by_claude_code",
+            "pull_requests_by_claude_code",
+        )
+    },
+    **{
+        f"{tool}_{verdict}": {"data_type": "bigint"}
+        for tool in CLAUDE_CODE_TOOLS
+        for verdict in ("accepted", "rejected")
+    },
+    **{f"{f}_tokens": {"data_type": "bigint"} for f in CLAUDE_CODE_TOKEN_FIELDS},
+    # the API's unit: cents (a JSON number), kept exact; staging divides by 100
+    "estimated_cost_cents": {"data_type": "decimal", "precision": 38, "scale": 12},
+}
+API_KEY_COLUMNS: dict[str, Any] = {
+    **{
+        c: {"data_type": "text"}
+        for c in (
+            "id",
+            "name",
+            "workspace_id",
+            "created_at",
+            "expires_at",
+            "status",
+            "partial_key_hint",
+            "created_by__id",
+            "created_by__type",
+        )
+    },
+}
+WORKSPACE_COLUMNS: dict[str, Any] = {
+    c: {"data_type": "text"} for c in ("id", "name", "created_at", "archived_at", "display_color")
+}
+
+
+def claude_code_rows(record: dict[str, Any], record_index: int) -> Iterator[dict[str, Any]]:
+    """One row per (record, model); a record without models yields one row with model null."""
+    src = "anthropic claude_code"
+    actor = record.get("actor") or {}
+    core = record.get("core_metrics") or {}
+    loc = core.get("lines_of_code") or {}
+    tools = record.get("tool_actions") or {}
+    day = str(record.get("date") or "")[:10]
+    if not day:
+        raise SourceDataError(f"{src}: record without 'date': {str(record)[:200]}")
+    base: dict[str, Any] = {
+        "date": day,
+        "day_start": rfc3339_to_unix(f"{day}T00:00:00Z"),
+        "actor_type": actor.get("type"),
+        "actor_email_address": actor.get("email_address"),
+        "actor_api_key_name": actor.get("api_key_name"),
+        "organization_id": record.get("organization_id"),
+        "customer_type": record.get("customer_type"),
+        "subscription_type": record.get("subscription_type"),
+        "terminal_type": record.get("terminal_type"),
+        "is_remote": record.get("is_remote"),
+        "record_index": record_index,
+        "num_sessions": core.get("num_sessions"),
+        "lines_added": loc.get("added"),
+        "lines_removed": loc.get("removed"),
+        "commits_by_claude_code": core.get("commits_by_claude_code"),
+        "pull_requests_by_claude_code": core.get("pull_requests_by_claude_code"),
+    }
+    for tool in CLAUDE_CODE_TOOLS:
+        for verdict in ("accepted", "rejected"):
+            base[f"{tool}_{verdict}"] = (tools.get(tool) or {}).get(verdict)
+    breakdown = record.get("model_breakdown") or [{}]
+    for i, item in enumerate(breakdown):
+        tokens = item.get("tokens") or {}
+        cost = item.get("estimated_cost") or {}
+        row = {
+            **base,
+            "model_index": i,
+            "model_count": len(breakdown),
+            "model": item.get("model"),
+            **{f"{f}_tokens": tokens.get(f) for f in CLAUDE_CODE_TOKEN_FIELDS},
+            "estimated_cost_cents": to_decimal(
+                cost.get("amount"), source=src, field="estimated_cost.amount"
+            ),
+            "estimated_cost_currency": cost.get("currency"),
+        }
+        row["_row_key"] = natural_key(
+            row["day_start"],
+            row["actor_type"],
+            row["actor_email_address"],
+            row["actor_api_key_name"],
+            row["customer_type"],
+            row["subscription_type"],
+            row["terminal_type"],
+            row["is_remote"],
+            record_index,
+            i,
+            row["model"],
+        )
+        yield row
+
+
+@dlt.source(name="claude_code", max_table_nesting=0)
+def claude_code_source(
+    api_key: str = dlt.secrets.value,
+    base_url: str = DEFAULT_BASE_URL,
+    start_date: date | None = None,
+    end_date: date | None = None,
+    lookback_days: int = 3,
+    backfill: bool = False,
+) -> list[DltResource]:
+    """Claude Code usage (per day, actor and model) and key/workspace names, [start, end).
+
+    `api` records are Claude Code on an org API key: their spend is already in `anthropic_source`
+    (messages usage / cost report), so these rows are for unit economics, never for billing.
+
+    Args:
+        api_key: an Admin key (`sk-ant-admin…`), sent as `x-api-key`.
+        base_url: API root without `/v1`.
+        start_date, end_date: the window; end exclusive.
+        lookback_days: days re-read before the cursor on every run.
+        backfill: read the whole window regardless of the stored cursor.
+    """
+    if start_date is None or end_date is None:
+        raise ValueError("claude_code source: start_date and end_date are required")
+    window = DayWindow(start_date, end_date, lookback_days, backfill)
+    headers = {"x-api-key": api_key, "anthropic-version": API_VERSION}
+    client = cursor_client(base_url, headers)
+    lists = RESTClient(
+        base_url=base_url.rstrip("/"),
+        headers=headers,
+        paginator=JSONResponseCursorPaginator(
+            cursor_path="last_id", cursor_param="after_id", has_more_path="has_more"
+        ),
+        data_selector="data",
+    )
+
+    @dlt.resource(
+        name="claude_code_usage",
+        write_disposition="merge",
+        primary_key="_row_key",
+        merge_key="day_start",
+        columns=CLAUDE_CODE_COLUMNS,
+    )
+    def claude_code_usage(
+        updated: dlt.sources.incremental[int] = window.cursor("day_start"),
+    ) -> Iterator[dict[str, Any]]:
+        """One row per (day, actor record, model); a re-read day replaces the stored day."""
+        span = window.request_bounds(updated)
+        if span is None:
+            return
+        for day_unix in range(span[0], span[1], DAY_SECONDS):
+            params = {"starting_at": unix_to_rfc3339(day_unix)[:10], "limit": 1000}
+            pages = client.paginate("/v1/organizations/usage_report/claude_code", params=params)
+            index = 0
+            for page in pages:
+                for record in page:
+                    yield from claude_code_rows(record, index)
+                    index += 1
+
+    @dlt.resource(
+        name="anthropic_api_keys",
+        write_disposition="replace",
+        primary_key="id",
+        columns=API_KEY_COLUMNS,
+    )
+    def anthropic_api_keys() -> Iterator[dict[str, Any]]:
+        """The organisation's API keys (names for Claude Code `api_key_name` and key ids)."""
+        for page in lists.paginate("/v1/organizations/api_keys", params={"limit": 1000}):
+            for key in page:
+                yield {c: v for c, v in _flatten(key).items() if c in API_KEY_COLUMNS}
+
+    @dlt.resource(
+        name="anthropic_workspaces",
+        write_disposition="replace",
+        primary_key="id",
+        columns=WORKSPACE_COLUMNS,
+    )
+    def anthropic_workspaces() -> Iterator[dict[str, Any]]:
+        """The organisation's workspaces (the default workspace is not listed)."""
+        for page in lists.paginate("/v1/organizations/workspaces", params={"limit": 1000}):
+            for ws in page:
+                yield {c: ws.get(c) for c in WORKSPACE_COLUMNS}
+
+    return [claude_code_usage, anthropic_api_keys, anthropic_workspaces]

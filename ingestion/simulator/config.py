@@ -16,6 +16,7 @@ class SimConfig:
     end: date = date(2026, 11, 28)
     openai_key: str = "sk-admin-simulator"
     anthropic_key: str = "sk-ant-admin01-simulator"
+    cursor_key: str = "key_cursor_simulator"
     host: str = "127.0.0.1"
     port: int = 0
     # True: emit only the Dec-2024 completions field set (tests the pipeline's tolerance).

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ingestion.simulator import openai_extras
+from ingestion.simulator import cursor_api, openai_extras
 from ingestion.simulator.config import SimConfig
 from ingestion.simulator.org import ANTHROPIC_NDIM, OPENAI_NDIM, SyntheticOrg
 
@@ -731,6 +731,7 @@ class SimHTTPServer(ThreadingHTTPServer):
         self.faults = faults or Faults()
         self.openai = OpenAIApi(org, config)
         self.anthropic = AnthropicApi(org, config)
+        self.cursor = cursor_api.CursorApi(config)
         self.request_count = 0
         self._count_lock = threading.Lock()
 
@@ -755,6 +756,9 @@ class SimHandler(BaseHTTPRequestHandler):
         n = self.server.next_request_number()
         parts = urlsplit(self.path)
         path = parts.path.rstrip("/")
+        if path.startswith("/cursor/"):
+            self._cursor("GET", path)
+            return
         params = parse_qs(parts.query, keep_blank_values=True)
         anthropic = path.startswith("/v1/organizations") or (
             not path.startswith("/v1/organization/") and "x-api-key" in self.headers
@@ -771,6 +775,26 @@ class SimHandler(BaseHTTPRequestHandler):
             response = self._error(provider, ApiError(500, "api_error", repr(exc)), request_id)
         response = self.server.faults.after(provider, path, response)
         self._send(response)
+
+    def do_POST(self) -> None:
+        """Serve one POST (only the Cursor Admin API, under `/cursor`, uses POST)."""
+        self.server.next_request_number()
+        path = urlsplit(self.path).path.rstrip("/")
+        if path.startswith("/cursor/"):
+            self._cursor("POST", path)
+            return
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._send((404, {"Content-Type": "application/json"}, b'{"error":"Not found"}'))
+
+    def _cursor(self, method: str, path: str) -> None:
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        sub = path.removeprefix("/cursor")
+        response = self.server.faults.before("cursor", sub, {})
+        if response is None:
+            response = self.server.cursor.handle(
+                method, sub, self.headers.get("Authorization"), raw
+            )
+        self._send(self.server.faults.after("cursor", sub, response))
 
     def _dispatch(self, provider: str, path: str, params: Params, request_id: str) -> Response:
         cfg = self.server.config
@@ -826,6 +850,10 @@ class SimHandler(BaseHTTPRequestHandler):
                 "/v1/organizations/api_keys": an.api_keys,
                 "/v1/organizations/workspaces": an.workspaces,
             }
+            if path == "/v1/organizations/usage_report/claude_code":
+                from ingestion.simulator.claude_code import report_for
+
+                return report_for(self.server.org).usage_report(params)
             if path in routes:
                 return routes[path](params)
         raise ApiError(

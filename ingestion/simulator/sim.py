@@ -95,6 +95,11 @@ class Simulator:
         return f"http://{self.config.host}:{self.port}"
 
     @property
+    def cursor_base_url(self) -> str:
+        """Base URL for the Cursor Admin API (paths start with /teams)."""
+        return f"http://{self.config.host}:{self.port}/cursor"
+
+    @property
     def request_count(self) -> int:
         """HTTP requests served so far (all paths, errors included)."""
         return self._server.request_count if self._server else 0
@@ -103,6 +108,18 @@ class Simulator:
     def daily_totals(self) -> list[dict[str, Any]]:
         """One row per (provider, day) in the window, zero days included."""
         return self.org.daily_totals()
+
+    def cursor_daily_totals(self) -> list[dict[str, Any]]:
+        """Cursor truth per UTC day: billed_cost_usd = exact sum of chargedCents / 100."""
+        from ingestion.simulator.cursor_api import team_for
+
+        return team_for(self.config.seed, self.config.start, self.config.end).daily_totals()
+
+    def claude_code_daily(self) -> list[dict[str, Any]]:
+        """Claude Code truth per (UTC day, customer_type); `api` usage is inside Anthropic's."""
+        from ingestion.simulator.claude_code import report_for
+
+        return report_for(self.org).daily()
 
     def incidents(self) -> list[dict[str, Any]]:
         """Injected incidents as dicts (ISO dates)."""

@@ -26,6 +26,7 @@ WINDOW = {"AISPEND_START_DATE": "2026-03-01", "AISPEND_END_DATE": "2026-03-03"}
 
 def endpoint_env(api: FakeProviderAPI) -> dict[str, str]:
     return {
+        "AISPEND_PROVIDERS": "openai,anthropic",
         "OPENAI_ADMIN_KEY": OPENAI_KEY,
         "OPENAI_BASE_URL": f"{api.url}/v1",
         "ANTHROPIC_ADMIN_KEY": ANTHROPIC_KEY,
@@ -48,6 +49,7 @@ def test_configured_servers_are_read_and_reconcile_to_the_cent(run_pipeline, war
         "/v1/organization/costs",
         "/v1/organizations/usage_report/messages",
         "/v1/organizations/cost_report",
+        "/v1/organizations/usage_report/claude_code",
     }
     # both pages of the paged endpoints were fetched, with the cursor the server handed out
     pages = [r["query"].get("page") for r in api.requests if "usage" in r["path"]]
@@ -124,7 +126,7 @@ def test_configured_servers_are_read_and_reconcile_to_the_cent(run_pipeline, war
 
 def test_providers_variable_limits_the_run(run_pipeline, warehouse):
     with FakeProviderAPI() as api:
-        result = run_pipeline(AISPEND_PROVIDERS="openai", **endpoint_env(api))
+        result = run_pipeline(**{**endpoint_env(api), "AISPEND_PROVIDERS": "openai"})
 
     assert failed_checks(result) == []
     paths = {r["path"] for r in api.requests}

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingestion.simulator import SimConfig, Simulator
+from ingestion.simulator.exports import daily_totals as export_totals
 from tests.conftest import clean_env, fact_by_provider_day, failed_checks, materialize_all, query
 
 pytestmark = pytest.mark.integration
@@ -21,6 +22,30 @@ TOKEN_FIELDS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "ou
 def truth(seed: int = 42) -> dict[tuple[str, str], dict]:
     with Simulator(SimConfig(seed=seed, start=START, end=END)) as sim:
         return {(t["provider"], t["date"]): t for t in sim.daily_totals()}
+
+
+def billed_truth(seed: int = 42) -> dict[tuple[str, str, str], tuple[Decimal, int]]:
+    """(provider, day, currency) -> (billed cost in that currency, all tokens) for every source
+    that bills: the APIs, Cursor and the cloud export files."""
+    config = SimConfig(seed=seed, start=START, end=END)
+    out: dict[tuple[str, str, str], tuple[Decimal, int]] = {}
+    with Simulator(config) as sim:
+        for t in [*sim.daily_totals(), *sim.cursor_daily_totals()]:
+            tokens = sum(t[f] for f in TOKEN_FIELDS)
+            out[(t["provider"], str(t["date"]), "USD")] = (t["billed_cost_usd"], tokens)
+    for t in export_totals(config):
+        key = (t["provider"], str(t["date"]), t["billing_currency"])
+        out[key] = (t["billed_cost"], t["tokens"])
+    return out
+
+
+def fact_by_currency(warehouse: Path) -> dict[tuple[str, str, str], tuple[Decimal, int]]:
+    rows = query(
+        warehouse,
+        "select provider, cast(usage_date as varchar), billing_currency, sum(billed_cost), "
+        "sum(total_input_tokens + output_tokens) from marts.fct_ai_spend group by 1, 2, 3",
+    )
+    return {(r[0], r[1], r[2]): (Decimal(r[3]), int(r[4])) for r in rows}
 
 
 def assert_matches_truth(fact: dict, expected: dict) -> None:
@@ -56,10 +81,26 @@ def test_whole_graph_matches_the_simulator_ground_truth(simulated_run):
     assert failed_checks(result) == []
     fact = fact_by_provider_day(warehouse)
     expected = truth()
-    assert {p for p, _ in fact} == {"openai", "anthropic"}
-    assert len(fact) == 2 * (END - START).days
-    assert_matches_truth(fact, expected)
-    total_fact = sum(r["billed_cost_usd"] for r in fact.values())
+    api_fact = {k: v for k, v in fact.items() if k[0] in ("openai", "anthropic")}
+    assert len(api_fact) == 2 * (END - START).days
+    assert_matches_truth(api_fact, expected)
+
+    # every provider, in its billing currency: billed cost to the cent, tokens exactly
+    billed, expected_billed = fact_by_currency(warehouse), billed_truth()
+    assert {p for p, _, _ in billed} == {
+        "openai",
+        "anthropic",
+        "cursor",
+        "aws_bedrock",
+        "gcp_vertex",
+        "azure_openai",
+    }
+    for key in set(billed) | set(expected_billed):
+        got, want = billed.get(key, (Decimal(0), 0)), expected_billed.get(key, (Decimal(0), 0))
+        assert abs(got[0] - want[0]) < Decimal("0.005"), (key, got, want)
+        assert got[1] == want[1], (key, got, want)
+    assert ("azure_openai", "2026-08-03", "EUR") in billed  # a non-USD bill kept its currency
+    total_fact = sum(r["billed_cost_usd"] for r in api_fact.values())
     total_truth = sum(t["billed_cost_usd"] for t in expected.values())
     assert abs(total_fact - total_truth) < Decimal("0.01")
     columns = {r[0] for r in query(warehouse, "describe marts.fct_ai_spend")}
@@ -78,6 +119,27 @@ def test_whole_graph_matches_the_simulator_ground_truth(simulated_run):
     } <= columns
 
 
+def test_claude_code_attributes_spend_without_adding_any(simulated_run):
+    """Claude Code through API keys is already on the Anthropic bill: its report adds
+    developer detail (sessions, pull requests) but not a dollar to the organisation's total."""
+    warehouse, _, _ = simulated_run
+    rows = query(
+        warehouse,
+        "select customer_type, count(*), sum(billed_cost_usd), sum(estimated_cost_usd), "
+        "sum(pull_requests) from marts.fct_developer_tool_usage where tool = 'claude_code' "
+        "group by 1 order by 1",
+    )
+    by_type = {r[0]: r[1:] for r in rows}
+    assert by_type["api"][0] > 0 and by_type["api"][1] == 0 and by_type["api"][2] > 0
+    assert by_type["api"][3] > 0
+    # the Anthropic total in the fact is the Anthropic bill, to the cent, Claude Code or not
+    expected = sum(t["billed_cost_usd"] for k, t in truth().items() if k[0] == "anthropic")
+    (total,) = query(
+        warehouse, "select sum(billed_cost) from marts.fct_ai_spend where provider = 'anthropic'"
+    )[0]
+    assert abs(Decimal(total) - expected) < Decimal("0.01")
+
+
 def test_running_the_same_window_again_changes_no_total(simulated_run):
     warehouse, _, _mp = simulated_run
     tables = [
@@ -85,7 +147,16 @@ def test_running_the_same_window_again_changes_no_total(simulated_run):
         "raw_openai.costs",
         "raw_anthropic.messages_usage",
         "raw_anthropic.cost_report",
+        "raw_cursor.usage_events",
+        "raw_claude_code.claude_code_usage",
+        "raw_aws_cur.cur_line_items",
+        "raw_gcp_billing.billing_export",
+        "raw_azure_cost.cost_details",
+        "raw_focus.focus_rows",
+        "raw_telemetry.otlp_spans",
+        "raw_telemetry.request_log",
         "marts.fct_ai_spend",
+        "marts.fct_developer_tool_usage",
     ]
 
     def counts() -> dict[str, int]:
@@ -104,6 +175,7 @@ def test_restated_simulator_day_replaces_the_loaded_value(env, tmp_path: Path):
     start, end = date(2026, 8, 20), date(2026, 9, 1)
     env.setenv("AISPEND_START_DATE", start.isoformat())
     env.setenv("AISPEND_END_DATE", end.isoformat())
+    env.setenv("AISPEND_PROVIDERS", "openai,anthropic")
     config = SimConfig(seed=7, start=start, end=end)
     with Simulator(config) as sim:
         env.setenv("OPENAI_ADMIN_KEY", config.openai_key)

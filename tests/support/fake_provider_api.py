@@ -307,6 +307,10 @@ class FakeProviderAPI:
                     return self._send(
                         200, {"object": "page", "data": [], "has_more": False, "next_page": None}
                     )
+                if url.path.startswith("/v1/organizations/") and url.path not in routes:
+                    # Claude Code report, key and workspace lists: none in this organisation
+                    empty = {"data": [], "has_more": False, "next_page": None}
+                    return self._send(200, {**empty, "first_id": None, "last_id": None})
                 if url.path not in routes:
                     return self._send(404, {"error": {"message": "not found"}})
                 provider, key = routes[url.path]

@@ -6,11 +6,20 @@ import pytest
 from orchestration.settings import ConfigError, load_settings, today_utc
 
 
-def test_defaults_are_180_days_to_today_and_both_providers():
+def test_defaults_are_180_days_to_today_and_every_source():
     s = load_settings({})
     assert s.end_date == today_utc()
     assert s.start_date == today_utc() - timedelta(days=180)
-    assert s.providers == ("openai", "anthropic")
+    assert s.providers == (
+        "openai",
+        "anthropic",
+        "cursor",
+        "aws_bedrock",
+        "gcp_vertex",
+        "azure_openai",
+        "focus",
+        "telemetry",
+    )
     assert s.warehouse.is_absolute()
     assert s.warehouse.name == "warehouse.duckdb"
 

@@ -1,0 +1,85 @@
+-- Amazon Bedrock at the fact grain (see docs/adding-a-source.md): one line per CUR line item
+-- of Bedrock (first-party and AWS Marketplace models, incl. their credit and tax lines), plus
+-- the AI rows of a FOCUS export attributed to AWS. CUR rows carry usage and cost together.
+with
+
+line_items as (
+
+    select * from {{ ref('stg_aws_cur__line_items') }}
+    where is_ai
+
+),
+
+focus as (
+
+    select * from {{ ref('stg_focus__focus_rows') }}
+    where is_ai and provider = 'aws_bedrock'
+
+),
+
+focus_lines as (
+
+    -- AI rows a FOCUS export (a separate billing account) attributes to this provider
+    select
+        usage_date,
+        'aws_bedrock' as provider,
+        project_id,
+        resource_id as api_key_id,
+        cast(null as varchar) as user_email,
+        model,
+        service_tier,
+        charge_type,
+        billing_currency,
+        billed_cost,
+        cast(null as {{ money_type() }}) as usd_per_billing_unit,
+        case when token_class = 'input' then tokens else 0 end as input_tokens,
+        case when token_class = 'cached_input' then tokens else 0 end as cached_input_tokens,
+        case when token_class = 'cache_write' then tokens else 0 end as cache_write_tokens,
+        case when token_class = 'output' then tokens else 0 end as output_tokens,
+        cast(null as bigint) as requests,
+        cast(0 as bigint) as web_search_requests,
+        tags,
+        charge_type = 'usage' as has_usage,
+        true as has_bill
+
+    from focus
+
+),
+
+cur_lines as (
+
+    select
+        usage_date,
+        'aws_bedrock' as provider,
+        account_id as project_id,
+        coalesce(resource_id, iam_principal) as api_key_id,
+        cast(null as varchar) as user_email,
+        model,
+        service_tier,
+        charge_type,
+        billing_currency,
+        billed_cost,
+        cast(null as {{ money_type() }}) as usd_per_billing_unit,
+        case when token_class = 'input' then tokens else 0 end as input_tokens,
+        case when token_class = 'cached_input' then tokens else 0 end as cached_input_tokens,
+        case when token_class = 'cache_write' then tokens else 0 end as cache_write_tokens,
+        case when token_class = 'output' then tokens else 0 end as output_tokens,
+        cast(null as bigint) as requests,
+        cast(0 as bigint) as web_search_requests,
+        tags,
+        charge_type = 'usage' as has_usage,
+        true as has_bill
+
+    from line_items
+
+),
+
+final as (
+
+    select * from cur_lines
+    union all
+    select * from focus_lines
+
+)
+
+select * from final

@@ -1,0 +1,142 @@
+"""dlt source for AWS Cost and Usage Report 2.0 (Data Exports) files.
+
+Reads `<export_path>/data/BILLING_PERIOD=YYYY-MM/*.snappy.parquet | *.csv.gz` for every billing
+period that overlaps the window and lands ALL line items (Bedrock, Marketplace and the rest;
+filtering belongs to staging) in `raw_aws_cur.cur_line_items`. AWS restates the current month
+on every delivery, so each period is loaded whole and REPLACES the earlier copy (merge with the
+export/period as `merge_key`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.sources import DltResource
+
+from ingestion._common import SourceDataError, natural_key
+from ingestion._export_files import (
+    data_files,
+    iter_rows,
+    map_json,
+    money,
+    months_in_window,
+    text,
+    utc_iso,
+)
+
+log = logging.getLogger(__name__)
+MONEY = {"data_type": "decimal", "precision": 38, "scale": 12}
+TEXT_FIELDS = (
+    "identity_line_item_id",
+    "identity_time_interval",
+    "bill_billing_entity",
+    "bill_payer_account_id",
+    "line_item_usage_account_id",
+    "line_item_line_item_type",
+    "line_item_product_code",
+    "line_item_usage_type",
+    "line_item_operation",
+    "line_item_resource_id",
+    "line_item_currency_code",
+    "line_item_line_item_description",
+    "line_item_iam_principal",
+    "pricing_unit",
+)
+TIME_FIELDS = (
+    "bill_billing_period_start_date",
+    "line_item_usage_start_date",
+    "line_item_usage_end_date",
+)
+MONEY_FIELDS = (
+    "line_item_usage_amount",
+    "line_item_unblended_rate",
+    "line_item_unblended_cost",
+    "line_item_net_unblended_cost",
+    "pricing_public_on_demand_cost",
+)
+MAP_FIELDS = ("resource_tags", "product", "cost_category")
+COLUMNS: dict[str, Any] = {
+    "_row_key": {"data_type": "text", "nullable": False},
+    "_partition": {"data_type": "text", "nullable": False},
+    "_billing_period": {"data_type": "text", "nullable": False},
+    "_source_file": {"data_type": "text", "nullable": False},
+    "_source_row": {"data_type": "bigint"},
+    **{f: {"data_type": "text"} for f in (*TEXT_FIELDS, *TIME_FIELDS, *MAP_FIELDS)},
+    **{f: dict(MONEY) for f in MONEY_FIELDS},
+}
+PERIOD_DIR = re.compile(r"^BILLING_PERIOD=(\d{4}-\d{2})$")
+
+
+def _period_files(root: Path, months: list[str]) -> list[tuple[str, Path]]:
+    data = root / "data" if (root / "data").is_dir() else root
+    out = []
+    for folder in sorted(data.rglob("BILLING_PERIOD=*")):
+        match = PERIOD_DIR.match(folder.name)
+        if folder.is_dir() and match and match.group(1) in months:
+            out.extend((match.group(1), f) for f in data_files(folder))
+    return out
+
+
+def read_cur_file(path: Path, period: str, export_name: str) -> Iterator[dict[str, Any]]:
+    """Rows of one CUR 2.0 file, money exact, maps as JSON text."""
+    for n, raw in iter_rows(path):
+        row: dict[str, Any] = {f: text(raw.get(f)) for f in TEXT_FIELDS}
+        for f in TIME_FIELDS:
+            row[f] = utc_iso(raw.get(f), path=path, row=n, field=f)
+        for f in MONEY_FIELDS:
+            row[f] = money(raw.get(f), path=path, row=n, field=f)
+        for f in MAP_FIELDS:
+            row[f] = map_json(raw.get(f), path=path, row=n, field=f)
+        if row["line_item_unblended_cost"] is None:
+            raise SourceDataError(f"{path} row {n}: field 'line_item_unblended_cost' is empty")
+        row.update(
+            _billing_period=period,
+            _partition=f"{export_name}/{period}",
+            _source_file=str(path),
+            _source_row=n,
+        )
+        row["_row_key"] = natural_key(export_name, period, *path.parts[-3:], n)
+        yield row
+
+
+@dlt.source(name="aws_cur", max_table_nesting=0)
+def aws_cur_source(
+    export_path: str = dlt.config.value,
+    start_date: date | None = None,
+    end_date: date | None = None,
+) -> DltResource:
+    """CUR 2.0 line items of the billing periods overlapping the UTC days [start_date, end_date).
+
+    Args:
+        export_path: the export's folder (the one holding `data/` and `metadata/`), env
+            `AWS_CUR_EXPORT_PATH`.
+        start_date, end_date: the window; end exclusive. Whole billing periods are loaded.
+    """
+    if start_date is None or end_date is None:
+        raise ValueError("aws_cur source: start_date and end_date are required")
+    root = Path(export_path)
+    months = months_in_window(start_date, end_date)
+
+    @dlt.resource(
+        name="cur_line_items",
+        write_disposition="merge",
+        primary_key="_row_key",
+        merge_key="_partition",
+        columns=COLUMNS,
+    )
+    def cur_line_items() -> Iterator[dict[str, Any]]:
+        """Every line item of every delivered billing period in the window."""
+        files = _period_files(root, months)
+        if not files:
+            log.warning("aws_cur: no CUR files under %s for %s", root, ", ".join(months))
+        for period, path in files:
+            export_name = re.sub(r"-\d+$", "", path.name.split(".")[0])
+            yield from read_cur_file(path, period, export_name)
+
+    return cur_line_items

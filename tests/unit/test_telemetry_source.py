@@ -1,0 +1,208 @@
+"""The telemetry source against hand-written OTLP/JSON and JSONL day files."""
+
+import json
+import os
+from datetime import date
+from pathlib import Path
+
+import dlt
+import duckdb
+import pytest
+
+from ingestion._common import SourceDataError
+from ingestion.telemetry import parse_otlp_file, telemetry_source
+
+DAY1 = "2026-03-01"
+DAY2 = "2026-03-02"
+DAY1_NS = 1772323200 * 10**9
+
+
+def s(key: str, value: str) -> dict:
+    return {"key": key, "value": {"stringValue": value}}
+
+
+def i(key: str, value: int | str) -> dict:
+    return {"key": key, "value": {"intValue": str(value)}}
+
+
+def span(span_id: str, offset_s: int, attrs: list[dict], code: int = 1) -> dict:
+    start = DAY1_NS + offset_s * 10**9
+    return {
+        "traceId": "0" * 31 + span_id[-1],
+        "spanId": span_id,
+        "name": "chat gpt-4o",
+        "kind": 3,
+        "startTimeUnixNano": str(start),
+        "endTimeUnixNano": str(start + 1_500_000_000),
+        "attributes": attrs,
+        "status": {"code": code},
+    }
+
+
+def call(model: str, inp: int, cached: int, out: int, customer: str | None) -> list[dict]:
+    attrs = [
+        s("gen_ai.operation.name", "chat"),
+        s("gen_ai.system", "openai"),
+        s("gen_ai.request.model", model),
+        s("gen_ai.response.model", model),
+        i("gen_ai.usage.input_tokens", inp),
+        i("gen_ai.usage.output_tokens", out),
+        i("gen_ai.usage.cache_read.input_tokens", cached),
+        s("aispend.api_key_id", "key_A"),
+        s("app.feature", "search"),
+        s("app.team", "growth"),
+        {"key": "app.experiment", "value": {"boolValue": True}},
+    ]
+    if customer:
+        attrs.append(s("app.customer_id", customer))
+    return attrs
+
+
+def otlp_doc(spans: list[dict]) -> dict:
+    return {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [s("service.name", "search-api"), s("host.name", "h1")]},
+                "scopeSpans": [{"scope": {"name": "openai"}, "spans": spans}],
+            }
+        ]
+    }
+
+
+def log_line(rid: str, inp: int, cached: int, out: int, **kw) -> str:
+    rec = {
+        "request_id": rid,
+        "timestamp": f"{DAY1}T10:00:00.250Z",
+        "provider": "anthropic",
+        "api_key_id": "apikey_B",
+        "model": "claude-haiku-4-5-20251001",
+        "input_tokens": inp,
+        "cached_input_tokens": cached,
+        "cache_write_tokens": 0,
+        "output_tokens": out,
+        "feature": "agent",
+        "team": "platform",
+        "customer_id": "cus_0001",
+        "status": "ok",
+        "is_retry": False,
+        **kw,
+    }
+    return json.dumps(rec)
+
+
+@pytest.fixture
+def export(tmp_path: Path) -> Path:
+    root = tmp_path / "export"
+    (root / "otlp").mkdir(parents=True)
+    (root / "requests").mkdir()
+    spans = [
+        span("a000000000000001", 10, call("gpt-4o", 1000, 200, 50, "cus_0001")),
+        span("a000000000000002", 20, call("gpt-4o", 500, 0, 25, None)),
+        span(
+            "a000000000000003",
+            30,
+            [
+                s("gen_ai.system", "openai"),
+                s("gen_ai.request.model", "gpt-4o"),
+                i("http.response.status_code", 429),
+            ],
+            code=2,
+        ),
+    ]
+    (root / "otlp" / f"{DAY1}.json").write_text(json.dumps(otlp_doc(spans)))
+    lines = [
+        log_line("r1", 3000, 1000, 100),
+        log_line("r2", 2000, 0, 40, is_retry=True, retry_count=1),
+    ]
+    (root / "requests" / f"{DAY1}.jsonl").write_text("\n".join(lines) + "\n")
+    # outside the window: skipped
+    (root / "requests" / "2026-02-28.jsonl").write_text(log_line("old", 1, 0, 1) + "\n")
+    return root
+
+
+def run(tmp_path: Path, root: Path) -> None:
+    p = dlt.pipeline(
+        pipeline_name="telemetry",
+        destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
+        dataset_name="raw_telemetry",
+        pipelines_dir=str(tmp_path / "pl"),
+    )
+    p.run(telemetry_source(str(root), date(2026, 3, 1), date(2026, 3, 3)))
+
+
+def q(tmp_path: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_spans_and_log_load_with_typed_columns(tmp_path, export):
+    run(tmp_path, export)
+    assert q(
+        tmp_path,
+        "select count(*), sum(input_tokens), sum(cache_read_input_tokens), sum(output_tokens), "
+        "count(customer_id), max(service_name) from raw_telemetry.otlp_spans",
+    ) == [(3, 1500, 200, 75, 1, "search-api")]
+    assert q(
+        tmp_path,
+        "select status_code, http_status_code, start_time_unix_nano, _source_file "
+        "from raw_telemetry.otlp_spans where span_id = 'a000000000000003'",
+    ) == [(2, 429, DAY1_NS + 30 * 10**9, f"{DAY1}.json")]
+    extra = q(
+        tmp_path,
+        "select attributes_json, resource_attributes_json from "
+        "raw_telemetry.otlp_spans where span_id = 'a000000000000001'",
+    )[0]
+    assert json.loads(extra[0]) == {"app.experiment": True}
+    assert json.loads(extra[1]) == {"host.name": "h1"}
+    assert q(
+        tmp_path,
+        "select count(*), sum(input_tokens), sum(cached_input_tokens), sum(output_tokens), "
+        "min(timestamp_unix_us), count(*) filter (where is_retry) from raw_telemetry.request_log",
+    ) == [(2, 5000, 1000, 140, (DAY1_NS // 1000) + 36_000_250_000, 1)]
+
+
+def test_a_redelivered_day_replaces_its_rows(tmp_path, export):
+    run(tmp_path, export)
+    path = export / "requests" / f"{DAY1}.jsonl"
+    path.write_text(log_line("r9", 7000, 0, 70) + "\n")
+    os.utime(path, ns=(1, 1))
+    (export / "requests" / f"{DAY2}.jsonl").write_text(log_line("r5", 10, 0, 1) + "\n")
+    run(tmp_path, export)
+    assert q(
+        tmp_path,
+        "select cast(export_date as varchar), count(*), sum(input_tokens) "
+        "from raw_telemetry.request_log group by 1 order by 1",
+    ) == [(DAY1, 1, 7000), (DAY2, 1, 10)]
+    # the unchanged span file was not re-read, its rows stay
+    assert q(tmp_path, "select count(*) from raw_telemetry.otlp_spans") == [(3,)]
+
+
+def error_chain(exc: BaseException) -> str:
+    parts = []
+    while exc is not None:
+        parts.append(str(exc))
+        exc = exc.__cause__ or exc.__context__
+    return "\n".join(parts)
+
+
+def test_a_malformed_log_record_names_file_line_and_field(tmp_path, export):
+    path = export / "requests" / f"{DAY1}.jsonl"
+    path.write_text(log_line("r1", 1, 0, 1) + "\n" + log_line("r2", 1, 0, "many") + "\n")
+    with pytest.raises(Exception) as info:
+        run(tmp_path, export)
+    text = error_chain(info.value)
+    assert f"{DAY1}.jsonl line 2" in text and "'output_tokens'" in text
+
+
+def test_a_malformed_span_names_file_span_and_attribute(tmp_path, export):
+    bad = span("b000000000000001", 5, [i("gen_ai.usage.input_tokens", "12x")])
+    path = export / "otlp" / f"{DAY1}.json"
+    path.write_text(json.dumps(otlp_doc([bad])))
+    with pytest.raises(SourceDataError) as info:
+        list(parse_otlp_file(path, date(2026, 3, 1)))
+    msg = str(info.value)
+    assert f"{DAY1}.json" in msg and "b000000000000001" in msg
+    assert "gen_ai.usage.input_tokens" in msg
+    with pytest.raises(Exception) as info:
+        run(tmp_path, export)
+    assert "b000000000000001" in error_chain(info.value)
