@@ -1,12 +1,14 @@
 """Run-time configuration, read from the environment when a run starts (never at import).
 
 The contract (design.md): AISPEND_WAREHOUSE, AISPEND_START_DATE / AISPEND_END_DATE (UTC, end
-exclusive), AISPEND_PROVIDERS, and per provider a key and base URL variable.
+exclusive), AISPEND_PROVIDERS, AISPEND_CURRENCY (reporting currency), and per provider a key
+and base URL variable.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -32,6 +34,7 @@ class Settings:
     providers: tuple[str, ...]
     lookback_days: int
     simulator_seed: int
+    reporting_currency: str = "USD"
 
     @property
     def dlt_pipelines_dir(self) -> Path:
@@ -93,7 +96,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"choose from {', '.join(known)}"
         )
 
+    currency = env.get("AISPEND_CURRENCY", "").strip().upper() or "USD"
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise ConfigError(
+            f"AISPEND_CURRENCY={env.get('AISPEND_CURRENCY')!r} is not a three-letter ISO 4217 "
+            "code such as USD or EUR"
+        )
+
     return Settings(
+        reporting_currency=currency,
         warehouse=warehouse,
         start_date=start,
         end_date=end,

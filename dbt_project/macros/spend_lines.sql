@@ -15,8 +15,9 @@
 {% macro spend_line_columns() -%}
     {{ return([
         'usage_date', 'provider', 'project_id', 'api_key_id', 'user_email', 'model',
-        'service_tier', 'charge_type', 'billing_currency', 'billed_cost', 'usd_per_billing_unit',
-        'input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'requests',
-        'web_search_requests', 'tags', 'has_usage', 'has_bill',
+        'service_tier', 'context_window', 'charge_type', 'billing_currency', 'billed_cost',
+        'usd_per_billing_unit', 'input_tokens', 'cached_input_tokens', 'cache_write_tokens',
+        'cache_write_1h_tokens', 'output_tokens', 'requests', 'web_search_requests', 'tags',
+        'has_usage', 'has_bill',
     ]) }}
 {%- endmacro %}

@@ -58,8 +58,14 @@ def test_relative_warehouse_resolves_once_to_an_absolute_path(tmp_path, monkeypa
         ({"AISPEND_PROVIDERS": "openai,bard"}, "AISPEND_PROVIDERS"),
         ({"AISPEND_LOOKBACK_DAYS": "-1"}, "AISPEND_LOOKBACK_DAYS"),
         ({"AISPEND_LOOKBACK_DAYS": "three"}, "AISPEND_LOOKBACK_DAYS"),
+        ({"AISPEND_CURRENCY": "euro"}, "AISPEND_CURRENCY"),
     ],
 )
 def test_bad_values_name_the_variable(env, named):
     with pytest.raises(ConfigError, match=named):
         load_settings(env)
+
+
+def test_reporting_currency_defaults_to_usd_and_is_upper_cased():
+    assert load_settings({}).reporting_currency == "USD"
+    assert load_settings({"AISPEND_CURRENCY": " eur "}).reporting_currency == "EUR"

@@ -1,5 +1,7 @@
--- Every provider's spend lines in one relation, each converted to US dollars with the rate of
--- its day: the one the export states where it states one, else the fx_rates seed.
+-- Every provider's spend lines in one relation. Each amount keeps its billing currency and is
+-- converted with the rate of its day: to US dollars with the rate the export states where it
+-- states one, else the fx_rates seed; to the reporting currency (AISPEND_CURRENCY) through
+-- the seed's rate for that currency on the same day.
 with
 
 lines as (
@@ -14,12 +16,7 @@ lines as (
 
 fx_rates as (
 
-    select
-        currency,
-        valid_from,
-        lead(valid_from) over (partition by currency order by valid_from) as valid_to,
-        usd_per_unit
-    from {{ ref('fx_rates') }}
+    {{ fx_rate_ranges() }}
 
 ),
 
@@ -27,16 +24,26 @@ converted as (
 
     select
         lines.*,
+        {{ reporting_currency() }} as reporting_currency,
         case
             when lines.billing_currency = 'USD' then cast(1 as {{ money_type() }})
-            else coalesce(lines.usd_per_billing_unit, fx_rates.usd_per_unit)
-        end as usd_rate
+            else coalesce(lines.usd_per_billing_unit, billing_fx.usd_per_unit)
+        end as usd_rate,
+        case
+            when {{ reporting_currency() }} = 'USD' then cast(1 as {{ money_type() }})
+            else reporting_fx.usd_per_unit
+        end as usd_per_reporting_unit
     from lines
-    left join fx_rates
+    left join fx_rates as billing_fx
         on
-            lines.billing_currency = fx_rates.currency
-            and lines.usage_date >= fx_rates.valid_from
-            and (fx_rates.valid_to is null or lines.usage_date < fx_rates.valid_to)
+            lines.billing_currency = billing_fx.currency
+            and lines.usage_date >= billing_fx.valid_from
+            and (billing_fx.valid_to is null or lines.usage_date < billing_fx.valid_to)
+    left join fx_rates as reporting_fx
+        on
+            reporting_fx.currency = {{ reporting_currency() }}
+            and lines.usage_date >= reporting_fx.valid_from
+            and (reporting_fx.valid_to is null or lines.usage_date < reporting_fx.valid_to)
 
 ),
 
@@ -44,7 +51,13 @@ final as (
 
     select
         *,
-        cast(billed_cost * usd_rate as {{ money_type() }}) as billed_cost_usd
+        cast(billed_cost * usd_rate as {{ money_type() }}) as billed_cost_usd,
+        cast(
+            case
+                when billing_currency = reporting_currency then billed_cost
+                else billed_cost * usd_rate / usd_per_reporting_unit
+            end as {{ money_type() }}
+        ) as billed_cost_reporting
     from converted
 
 )

@@ -53,6 +53,8 @@ token_lines as (
         u.api_key_id,
         c.model,
         coalesce(c.service_tier, 'standard') as service_tier,
+        -- the usage's bucket, so the bill lands on the same fact row as the tokens it prices
+        coalesce(c.context_window, u.context_window) as context_window,
         c.charge_type,
         c.billing_currency,
         c.billed_cost,
@@ -81,6 +83,7 @@ web_search_lines as (
         u.api_key_id,
         u.model,
         coalesce(u.service_tier, 'standard') as service_tier,
+        cast(null as varchar) as context_window,
         c.charge_type,
         c.billing_currency,
         c.billed_cost,
@@ -105,6 +108,7 @@ other_lines as (
         cast(null as varchar) as api_key_id,
         model,
         coalesce(service_tier, 'standard') as service_tier,
+        context_window,
         charge_type,
         billing_currency,
         billed_cost,
@@ -162,6 +166,7 @@ final as (
         api_key_id,
         model,
         service_tier,
+        context_window,
         charge_type,
         billing_currency,
         raw_part

@@ -1,0 +1,87 @@
+-- The applications' requests per UTC day, provider, API key, model, team, feature and customer,
+-- with their estimated cost (tokens x the list price of that day). These are the weights of the
+-- true-up: a shared key's bill is spread over its requests by their share of estimated cost.
+-- A group where some model has no price falls back to tokens, then to requests, so that the
+-- weights of one group are always in one unit.
+with
+
+usage as (
+
+    select * from {{ ref('int_telemetry__daily_usage') }}
+    where api_key_id is not null
+
+),
+
+price_book as (
+
+    select * from {{ ref('int_price_book') }}
+    where service_tier = 'standard' and tier_min_input_tokens = 0
+
+),
+
+prices as (
+
+    select
+        usage.usage_key,
+        max(cast(price_book.usd_per_million as {{ money_type() }})) filter (where price_book.token_class = 'input') as input_price,
+        max(cast(price_book.usd_per_million as {{ money_type() }})) filter (where price_book.token_class = 'cached_input')
+            as cached_input_price,
+        max(cast(price_book.usd_per_million as {{ money_type() }})) filter (where price_book.token_class = 'cache_write_5m')
+            as cache_write_price,
+        max(cast(price_book.usd_per_million as {{ money_type() }})) filter (where price_book.token_class = 'output') as output_price
+    from usage
+    inner join price_book
+        on
+            usage.provider = price_book.provider
+            and usage.model = price_book.model
+            and usage.request_date >= price_book.valid_from
+            and (price_book.valid_to is null or usage.request_date < price_book.valid_to)
+    group by usage.usage_key
+
+),
+
+estimated as (
+
+    select
+        usage.*,
+        cast(
+            (
+                usage.input_tokens * prices.input_price
+                + usage.cached_input_tokens * coalesce(prices.cached_input_price, prices.input_price)
+                + usage.cache_write_tokens * coalesce(prices.cache_write_price, prices.input_price)
+                + usage.output_tokens * prices.output_price
+            ) * 0.000001 as {{ money_type() }}
+        ) as estimated_cost_usd,
+        usage.input_tokens + usage.cached_input_tokens + usage.cache_write_tokens + usage.output_tokens
+            as total_tokens
+    from usage
+    left join prices on usage.usage_key = prices.usage_key
+
+),
+
+final as (
+
+    select
+        usage_key,
+        request_date,
+        provider,
+        api_key_id,
+        model,
+        team,
+        feature,
+        customer_id,
+        requests,
+        retries,
+        errors,
+        input_tokens,
+        cached_input_tokens,
+        cache_write_tokens,
+        output_tokens,
+        total_tokens,
+        estimated_cost_usd
+
+    from estimated
+
+)
+
+select * from final
