@@ -110,7 +110,39 @@ def summarize(settings: Settings) -> str:
                 f"{int(tokens_in or 0):>18,}{int(tokens_out or 0):>17,}"
             )
         lines.append(f"{'total':<14}{'':>22}{total:>15,.2f}")
+        lines.extend(_allocation_lines(con, settings))
+    focus_csv = settings.warehouse.parent / "exports" / "focus" / "focus_ai_spend.csv"
+    if focus_csv.exists():
+        lines.append(f"FOCUS 1.2  {focus_csv} (and .parquet)")
     return "\n".join(lines)
+
+
+def _allocation_lines(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
+    """Who spent it: the share each allocation method claimed, and what is left unpriced."""
+    window = (
+        f"usage_date >= date '{settings.start_date}' and usage_date < date '{settings.end_date}'"
+    )
+    methods = _query(
+        con,
+        "select allocation_method, sum(billed_cost_usd) from marts.fct_ai_spend_allocated "
+        f"where {window} group by 1 order by 2 desc",
+    )
+    total = sum((Decimal(v or 0) for _, v in methods), Decimal(0))
+    if not methods or not total:
+        return []
+    shares = ", ".join(f"{m} {Decimal(v or 0) / total:.1%}" for m, v in methods)
+    unpriced = _query(
+        con,
+        "select count(*), count(distinct model) from marts.fct_ai_spend "
+        f"where pricing_status = 'unpriced' and {window}",
+    )
+    rows, models = unpriced[0] if unpriced else (0, 0)
+    return [
+        "",
+        f"allocated  {shares} of billed USD",
+        f"unpriced   {rows:,} fact rows of {models} model(s) with no list price "
+        "(see pricing_status)",
+    ]
 
 
 def _check_counts(result: Any) -> tuple[int, int]:

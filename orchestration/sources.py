@@ -126,10 +126,11 @@ SOURCES: dict[str, SourceSpec] = {
 }
 
 # The simulator's telemetry is per request; at the default scale that is ~150k requests a day.
-# `make run` keeps it to the last two weeks, merged into at most this many records per day
-# (token totals stay exact; request counts become per record, see ingestion/telemetry).
-SIMULATED_TELEMETRY_DAYS = 14
-SIMULATED_TELEMETRY_RECORDS_PER_DAY = 3_000
+# `make run` writes every day of the window (the allocation true-up needs each day's shares),
+# merged into at most this many records per day (token totals stay exact; request counts
+# become per record, see ingestion/telemetry).
+SIMULATED_TELEMETRY_DAYS: int | None = None
+SIMULATED_TELEMETRY_RECORDS_PER_DAY = 600
 
 
 def known_providers() -> tuple[str, ...]:
@@ -256,7 +257,12 @@ def write_simulated_exports(sim: Any, config: Any, root: Path) -> dict[str, Path
     from ingestion.simulator.telemetry import write_telemetry
 
     done = root / ".complete"
-    if not done.exists():
+    # what the folder was written with: a change (e.g. of the telemetry sampling) rewrites it
+    stamp = (
+        "written by the aispend simulator; telemetry days="
+        f"{SIMULATED_TELEMETRY_DAYS} records/day={SIMULATED_TELEMETRY_RECORDS_PER_DAY}\n"
+    )
+    if not done.exists() or done.read_text() != stamp:
         if root.parent.exists():
             for other in root.parent.iterdir():
                 if other != root and other.is_dir():
@@ -270,6 +276,6 @@ def write_simulated_exports(sim: Any, config: Any, root: Path) -> dict[str, Path
             sample_per_day=SIMULATED_TELEMETRY_RECORDS_PER_DAY,
             recent_days=SIMULATED_TELEMETRY_DAYS,
         )
-        done.write_text("written by the aispend simulator\n")
+        done.write_text(stamp)
     names = ("aws_cur", "gcp_billing", "azure_cost", "focus", "telemetry")
     return {name: root / name for name in names}

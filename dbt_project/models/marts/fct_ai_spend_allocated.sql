@@ -1,0 +1,230 @@
+-- Every row of fct_ai_spend split over the teams, features and customers that spent it, with the
+-- rule that assigned each dollar. One row per spend_key, team, feature, customer and cost
+-- center. The parts of a row add up to the row exactly (rounding left-overs go to its largest
+-- part), so per provider and day the allocated billed cost equals the bill to the cent.
+--
+-- allocation_method:
+--   rule               a rule (config/allocation_rules.csv) claims the row whole
+--   telemetry          the rule says split_by=telemetry and the applications' telemetry saw the
+--                      key that day: the dollars follow each request's share of estimated cost
+--                      (the rule's own team/feature/customer, where set, still win)
+--   rule_no_telemetry  split_by=telemetry but no telemetry for that key and day: the rule's
+--                      values, `unallocated` for what it leaves empty
+--   unallocated        no rule claims the row: team, feature, customer all `unallocated`
+with
+
+spend as (
+
+    select * from {{ ref('fct_ai_spend') }}
+
+),
+
+matched as (
+
+    select * from {{ ref('int_ai_spend__rule_matched') }}
+
+),
+
+weights as (
+
+    select * from {{ ref('int_telemetry__cost_weights') }}
+
+),
+
+teams as (
+
+    select
+        cast(team as varchar) as team,
+        cast(cost_center as varchar) as cost_center
+    from {{ ref('stg_config__teams') }}
+
+),
+
+to_split as (
+
+    select
+        spend.spend_key,
+        spend.usage_date,
+        spend.provider,
+        spend.api_key_id,
+        spend.model,
+        exists(
+            select 1 from weights
+            where
+                weights.request_date = spend.usage_date
+                and weights.provider = spend.provider
+                and weights.api_key_id = spend.api_key_id
+                and weights.model = spend.model
+        ) as has_model_telemetry
+    from spend
+    inner join matched on spend.spend_key = matched.spend_key
+    where matched.split_by = 'telemetry' and spend.api_key_id is not null
+
+),
+
+-- the key's telemetry for that model where there is some, else for the whole key
+telemetry_parts as (
+
+    select
+        to_split.spend_key,
+        weights.team,
+        weights.feature,
+        coalesce(weights.customer_id, 'internal') as customer,
+        sum(weights.requests) as requests,
+        sum(weights.total_tokens) as total_tokens,
+        sum(weights.estimated_cost_usd) as estimated_cost_usd,
+        bool_and(weights.estimated_cost_usd is not null) as is_priced
+    from to_split
+    inner join weights
+        on
+            to_split.usage_date = weights.request_date
+            and to_split.provider = weights.provider
+            and to_split.api_key_id = weights.api_key_id
+            and (not to_split.has_model_telemetry or to_split.model = weights.model)
+    group by all
+
+),
+
+telemetry_weighted as (
+
+    select
+        *,
+        case
+            when bool_and(is_priced) over row_parts and sum(estimated_cost_usd) over row_parts > 0
+                then cast(estimated_cost_usd as double)
+            when sum(total_tokens) over row_parts > 0 then cast(total_tokens as double)
+            else cast(requests as double)
+        end as weight
+    from telemetry_parts
+    window row_parts as (partition by spend_key)
+
+),
+
+telemetry_shares as (
+
+    select
+        spend_key,
+        team,
+        feature,
+        customer,
+        weight / sum(weight) over (partition by spend_key) as share
+    from telemetry_weighted
+    qualify sum(weight) over (partition by spend_key) > 0
+
+),
+
+parts as (
+
+    select
+        spend.spend_key,
+        telemetry_shares.team as telemetry_team,
+        telemetry_shares.feature as telemetry_feature,
+        telemetry_shares.customer as telemetry_customer,
+        coalesce(telemetry_shares.share, 1.0) as share,
+        telemetry_shares.spend_key is not null as is_telemetry
+    from spend
+    left join telemetry_shares on spend.spend_key = telemetry_shares.spend_key
+
+),
+
+resolved as (
+
+    select
+        parts.spend_key,
+        coalesce(matched.rule_team, parts.telemetry_team, 'unallocated') as team,
+        coalesce(matched.rule_feature, parts.telemetry_feature, 'unallocated') as feature,
+        coalesce(matched.rule_customer, parts.telemetry_customer, 'unallocated') as customer,
+        matched.rule_cost_center,
+        matched.rule_id as allocation_rule_id,
+        matched.rule_line as allocation_rule_line,
+        case
+            when matched.rule_id is null then 'unallocated'
+            when parts.is_telemetry then 'telemetry'
+            when matched.split_by = 'telemetry' then 'rule_no_telemetry'
+            else 'rule'
+        end as allocation_method,
+        parts.share
+    from parts
+    inner join matched on parts.spend_key = matched.spend_key
+
+),
+
+-- a rule that fixes the team (or feature) folds telemetry parts that differ only there
+folded as (
+
+    select
+        resolved.spend_key,
+        resolved.team,
+        resolved.feature,
+        resolved.customer,
+        coalesce(resolved.rule_cost_center, teams.cost_center, 'unallocated') as cost_center,
+        resolved.allocation_rule_id,
+        resolved.allocation_rule_line,
+        resolved.allocation_method,
+        sum(resolved.share) as allocation_share
+    from resolved
+    left join teams on resolved.team = teams.team
+    group by all
+
+),
+
+ranked as (
+
+    select
+        folded.*,
+        spend.* exclude (spend_key),  -- noqa: RF02
+        row_number() over (
+            partition by folded.spend_key
+            order by folded.allocation_share desc, folded.team asc, folded.feature asc, folded.customer asc
+        ) as part_rank
+    from folded
+    inner join spend on folded.spend_key = spend.spend_key
+
+),
+
+final as (
+
+    select
+        md5(concat_ws('|', spend_key, team, feature, customer, cost_center)) as allocation_key,
+        spend_key,
+        usage_date,
+        provider,
+        project_id,
+        api_key_id,
+        user_email,
+        model,
+        service_tier,
+        charge_type,
+        billing_currency,
+        reporting_currency,
+        team,
+        feature,
+        customer,
+        cost_center,
+        allocation_method,
+        allocation_rule_id,
+        allocation_rule_line,
+        cast(allocation_share as decimal(38, 18)) as allocation_share,
+        {% for column in [
+            'billed_cost', 'effective_cost', 'billed_cost_usd', 'effective_cost_usd',
+            'list_cost_usd', 'estimated_cost_usd', 'billed_cost_reporting',
+            'effective_cost_reporting', 'list_cost_reporting', 'estimated_cost_reporting',
+            'caching_savings_usd', 'batch_savings_usd', 'discount_savings_usd',
+        ] %}
+            {{ split_exactly(column) }} as {{ column }},
+        {% endfor %}
+        pricing_status,
+        {% for column in [
+            'input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens',
+            'total_input_tokens', 'requests', 'web_search_requests',
+        ] %}
+            {{ column }} * allocation_share as {{ column }},
+        {% endfor %}
+        has_usage,
+        has_bill
+
+    from ranked
+
+)
+
+select * from final
