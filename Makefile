@@ -12,7 +12,10 @@ export RUNTIME__DLTHUB_TELEMETRY := false
 export DO_NOT_TRACK := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install manifest dagster-home run dev lint fmt test test-unit test-integration clean
+# a FOCUS 1.2 CostAndUsage export (CSV or Parquet) for `make focus-validate`
+FOCUS_FILE ?= data/exports/focus/focus_ai_spend.csv
+
+.PHONY: install manifest dagster-home run dev lint fmt test test-unit test-integration focus-validate clean
 
 install: $(STAMP)
 
@@ -54,6 +57,10 @@ test-unit: manifest
 
 test-integration: manifest
 	$(BIN)/python -m pytest tests/integration
+
+# the FinOps Foundation validator (own Python 3.12 venv: .venv-focus); fails on any failing rule
+focus-validate:
+	scripts/focus_validate.sh $(FOCUS_FILE)
 
 clean:
 	rm -rf data .dagster dbt_project/target dbt_project/logs .pytest_cache

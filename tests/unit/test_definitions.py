@@ -32,7 +32,7 @@ def test_one_connected_lineage_graph_with_no_dangling_keys():
     assert parents == {"raw_openai/costs"}
     assert graph.get(dg.AssetKey(["marts", "fct_ai_spend"])).group_name == "marts"
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
-    assert groups == {"ingestion", "staging", "intermediate", "marts"}
+    assert groups == {"ingestion", "staging", "intermediate", "marts", "serving"}
 
 
 def test_dbt_tests_are_asset_checks_including_reconciliation():
