@@ -145,6 +145,21 @@ def _allocation_lines(con: duckdb.DuckDBPyConnection, settings: Settings) -> lis
     ]
 
 
+def check_config_files() -> str | None:
+    """Validate the config/ files (allocation rules, teams, price overrides) up front; the
+    message names the file, the line and the field. None when they are fine."""
+    from ingestion.config import ConfigFileError, config_dir, load_allocation_rules, load_teams
+    from ingestion.prices import PriceOverrideError, load_overrides
+
+    try:
+        load_allocation_rules()
+        load_teams()
+        load_overrides(config_dir() / "price_overrides.csv")
+    except (ConfigFileError, PriceOverrideError) as exc:
+        return str(exc)
+    return None
+
+
 def _check_counts(result: Any) -> tuple[int, int]:
     evaluations = result.get_asset_check_evaluations()
     passed = sum(1 for e in evaluations if e.passed)
@@ -168,6 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "summary":
         print(summarize(settings))
         return 0
+
+    problem = check_config_files()
+    if problem:
+        # fail before two minutes of ingestion rather than when dbt reads the file
+        print(f"aispend: configuration error: {problem}", file=sys.stderr)
+        return 2
 
     Path(settings.warehouse).parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()

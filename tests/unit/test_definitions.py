@@ -42,6 +42,26 @@ def test_dbt_tests_are_asset_checks_including_reconciliation():
     assert "unique_fct_ai_spend_spend_key" in checks
 
 
+def test_allocation_reconciliation_is_a_blocking_check_on_the_allocated_fact():
+    """A failing reconciliation stops what reads the allocated fact (the FOCUS export too)."""
+    specs = {
+        spec.key.name: spec
+        for assets_def in defs.assets
+        if isinstance(assets_def, dg.AssetsDefinition)
+        for spec in assets_def.check_specs
+    }
+    for name in (
+        "assert_allocated_spend_reconciles_to_the_bill",
+        "assert_every_spend_row_is_allocated_once",
+    ):
+        spec = specs[name]
+        assert spec.blocking, name
+        assert spec.asset_key == dg.AssetKey(["marts", "fct_ai_spend_allocated"])
+    graph = defs.resolve_asset_graph()
+    export = graph.get(dg.AssetKey(["exports", "focus_ai_spend_files"]))
+    assert export.parent_keys == {dg.AssetKey(["marts", "focus_ai_spend"])}
+
+
 def test_daily_schedule_runs_by_default():
     schedule = defs.resolve_schedule_def("aispend_daily_schedule")
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING

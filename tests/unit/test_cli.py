@@ -1,0 +1,50 @@
+"""`aispend run` refuses a bad config file before it loads anything, naming file, line, field."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from orchestration import cli
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+
+
+@pytest.fixture
+def config_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("allocation_rules.csv", "teams.csv", "price_overrides.csv"):
+        shutil.copy(CONFIG / name, tmp_path / name)
+    monkeypatch.setenv("AISPEND_CONFIG_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_the_shipped_config_files_pass(config_copy: Path):
+    assert cli.check_config_files() is None
+
+
+def test_run_stops_on_a_bad_rule_before_loading(
+    config_copy: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    rules = config_copy / "allocation_rules.csv"
+    lines = rules.read_text().splitlines()
+    lines[3] = lines[3].replace(",api_key,", ",apikey,", 1)
+    rules.write_text("\n".join(lines) + "\n")
+
+    def no_run(*_args, **_kwargs):
+        raise AssertionError("the pipeline must not start on a bad config file")
+
+    monkeypatch.setattr(cli, "run_pipeline", no_run)
+    assert cli.main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert f"{rules} line 4: match_type 'apikey'" in err
+
+
+def test_a_bad_price_override_is_named_too(config_copy: Path):
+    overrides = config_copy / "price_overrides.csv"
+    overrides.write_text(
+        overrides.read_text() + "bad,openai,gpt-4o,input,*,2026-01-01,,-1,,negative\n"
+    )
+    problem = cli.check_config_files()
+    assert problem and "line 3" in problem and "usd_per_million" in problem
