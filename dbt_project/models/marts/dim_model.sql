@@ -16,7 +16,11 @@ models as (
         max(usage_date) as last_seen_date,
         sum(billed_cost_usd) as billed_cost_usd,
         sum(total_input_tokens) as total_input_tokens,
-        sum(output_tokens) as output_tokens
+        sum(output_tokens) as output_tokens,
+        sum(list_cost_usd) as list_cost_usd,
+        count(*) filter (where pricing_status = 'unpriced') as unpriced_rows,
+        max(price_model_id) as price_model_id,
+        max(price_source) as price_source
 
     from spend
     where model is not null
@@ -37,7 +41,16 @@ final as (
         last_seen_date,
         billed_cost_usd,
         total_input_tokens,
-        output_tokens
+        output_tokens,
+        list_cost_usd,
+        unpriced_rows,
+        case
+            when unpriced_rows > 0 then 'unpriced'
+            when price_model_id is not null then 'priced'
+            else 'not_applicable'
+        end as pricing_status,
+        price_model_id,
+        price_source
 
     from models
 
