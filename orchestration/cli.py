@@ -111,6 +111,7 @@ def summarize(settings: Settings) -> str:
             )
         lines.append(f"{'total':<14}{'':>22}{total:>15,.2f}")
         lines.extend(_allocation_lines(con, settings))
+        lines.extend(_analytics_lines(con))
     focus_csv = settings.warehouse.parent / "exports" / "focus" / "focus_ai_spend.csv"
     if focus_csv.exists():
         lines.append(f"FOCUS 1.2  {focus_csv} (and .parquet)")
@@ -145,9 +146,73 @@ def _allocation_lines(con: duckdb.DuckDBPyConnection, settings: Settings) -> lis
     ]
 
 
+def _analytics_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Forecast, backtest, anomalies, budgets and detection quality in a few lines."""
+    out: list[str] = []
+    month_end = _query(
+        con,
+        "select month, actual_mtd, projected, projected_lower_80, projected_upper_80, method "
+        "from analytics.forecast_month_end where series_id = 'org'",
+    )
+    if month_end:
+        month, mtd, projected, low, high, method = month_end[0]
+        out.append(
+            f"forecast   org {month:%Y-%m} month end {projected:,.0f} (80 % {low:,.0f}.."
+            f"{high:,.0f}; {mtd:,.0f} to date; {method})"
+        )
+    backtest = _query(
+        con,
+        "select median(mase), avg(coverage_80), avg(coverage_95), count(*) "
+        "from analytics.forecast_backtest",
+    )
+    if backtest and backtest[0][3]:
+        mase, c80, c95, n = backtest[0]
+        out.append(
+            f"backtest   {n} series: median MASE {mase:.2f} vs seasonal-naive, "
+            f"80 % interval covers {c80:.0%}, 95 % covers {c95:.0%}"
+        )
+    alerts = _query(
+        con,
+        "select series_id, day, direction, impact_usd from analytics.anomalies "
+        "where is_first_day order by abs(impact_usd) desc",
+    )
+    has_anomalies = _query(
+        con,
+        "select 1 from information_schema.tables "
+        "where table_schema = 'analytics' and table_name = 'anomalies'",
+    )
+    if has_anomalies:
+        top = "; ".join(f"{s} {d:%m-%d} {x} {i:+,.0f}" for s, d, x, i in alerts[:3])
+        out.append(f"anomalies  {len(alerts)} alert(s){': ' + top if top else ''}")
+    budgets = _query(
+        con,
+        "select budget_id, pct_used, pct_forecast, status from analytics.budget_status "
+        "where is_current_month order by budget_id",
+    )
+    if budgets:
+        out.append(
+            "budgets    "
+            + ", ".join(f"{b} {u:.0f}% (fcst {f:.0f}%, {st})" for b, u, f, st in budgets)
+        )
+    quality = _query(
+        con,
+        "select precision, recall, incidents, detected_first_day, alerts "
+        "from analytics.detection_quality",
+    )
+    if quality:
+        p, r, n, first, a = quality[0]
+        out.append(
+            f"detection  precision {p:.2f}, recall {r:.2f} on {n} injected incidents "
+            f"({first} on their first day; {a} alerts)"
+        )
+    return ["", *out] if out else []
+
+
 def check_config_files() -> str | None:
-    """Validate the config/ files (allocation rules, teams, price overrides) up front; the
-    message names the file, the line and the field. None when they are fine."""
+    """Validate the config/ files (allocation rules, teams, price overrides, budgets, revenue) up
+    front; the message names the file, the line and the field. None when they are fine."""
+    from analytics.budgets import load_budgets
+    from analytics.revenue import load_revenue
     from ingestion.config import ConfigFileError, config_dir, load_allocation_rules, load_teams
     from ingestion.prices import PriceOverrideError, load_overrides
 
@@ -155,9 +220,44 @@ def check_config_files() -> str | None:
         load_allocation_rules()
         load_teams()
         load_overrides(config_dir() / "price_overrides.csv")
+        load_budgets()
+        load_revenue()
     except (ConfigFileError, PriceOverrideError) as exc:
         return str(exc)
     return None
+
+
+def _send_alerts(settings: Settings, ok: bool, result: Any) -> str:
+    """Alert as the sensors would after a scheduled run (no daemon runs under `make run`);
+    the alert state makes the sensors skip what was sent here."""
+    from orchestration.alerting import alerts_dir, collect_run_alerts, send
+
+    checks = [
+        {
+            "check_name": e.check_name,
+            "asset": e.asset_key.to_user_string(),
+            "message": e.description or f"check {e.check_name} failed",
+        }
+        for e in result.get_asset_check_evaluations()
+        if not e.passed and e.severity.value == "ERROR"
+    ]
+    try:
+        alerts = collect_run_alerts(settings, result.run_id, checks)
+        if not ok:
+            from alerts.model import run_failure_alert
+            from orchestration.alerting import dagster_url
+
+            alerts.insert(
+                0,
+                run_failure_alert(
+                    {"run_id": result.run_id, "job": "aispend_daily", "error": "run failed"},
+                    dagster_url(),
+                ),
+            )
+        report = send(settings, alerts)
+    except Exception as exc:  # alerting must not hide the run's own outcome
+        return f"alerts     not sent: {type(exc).__name__}: {exc}"
+    return f"{report.summary()} (routes: config/alert_routes.yaml; {alerts_dir(settings)})"
 
 
 def _check_counts(result: Any) -> tuple[int, int]:
@@ -202,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{passed} passed, {failed} failed"
     )
     print(summarize(settings))
+    print(_send_alerts(settings, ok, result))
     if not ok:
         for event in result.all_events:
             if event.is_failure:

@@ -189,6 +189,21 @@ def simulator_export_root(settings: Any) -> Path:
     )
 
 
+def is_simulated(settings: Any, provider: str, env: Mapping[str, str] | None = None) -> bool:
+    """Whether the run's data for `provider` came from the simulator (enabled, and no key or
+    export path of its own set): only then does the simulator's ground truth apply to it."""
+    env = os.environ if env is None else env
+    if provider not in settings.providers:
+        return False
+    for spec in SOURCES.values():
+        if spec.provider != provider:
+            continue
+        setting = spec.key_env if spec.kind == "api" else spec.path_env
+        if env.get(setting, "").strip():
+            return False
+    return True
+
+
 @contextmanager
 def open_inputs(settings: Any, env: Mapping[str, str] | None = None) -> Iterator[SourceInputs]:
     """Yield the inputs of the enabled sources, starting the simulator for those that need it."""

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 import subprocess
+import threading
+import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from ingestion.simulator import SimConfig, Simulator
@@ -299,7 +302,37 @@ def test_running_the_same_window_again_changes_no_total(simulated_run):
         return {t: query(warehouse, f"select count(*) from {t}")[0][0] for t in tables}
 
     before_fact, before_counts = fact_by_provider_day(warehouse), counts()
-    result = materialize_all()
+    # a BI reader on the serving copy all through the run: never a lock error, never a torn table
+    serving = warehouse.parent / "serving" / "aispend.duckdb"
+    total_sql = "select count(*), sum(billed_cost_usd) from marts.fct_ai_spend"
+    expected_total = query(serving, total_sql)[0]
+    held = duckdb.connect(str(serving), read_only=True)
+    errors: list[BaseException] = []
+    reads = 0
+    stop = threading.Event()
+
+    def bi_reader() -> None:
+        nonlocal reads
+        while not stop.is_set():
+            try:
+                assert held.execute(total_sql).fetchone() == expected_total
+                assert query(serving, total_sql)[0] == expected_total
+                reads += 1
+            except BaseException as exc:
+                errors.append(exc)
+                return
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=bi_reader)
+    thread.start()
+    try:
+        result = materialize_all()
+    finally:
+        stop.set()
+        thread.join()
+        held.close()
+    assert errors == []
+    assert reads > 10
     assert failed_checks(result) == []
     assert fact_by_provider_day(warehouse) == before_fact
     assert counts() == before_counts
@@ -358,3 +391,100 @@ def test_focus_export_passes_the_official_validator(simulated_run):
     if int(summary.group(2)) == 1:
         assert re.search(r"not counted: InvoiceId-C-00[45]-C fails", output), output
     assert re.search(r"Pass \d+, Fail 0, Skipped \d+$", output, re.M), output
+
+
+def test_analytics_tables_are_built_from_the_allocated_fact(simulated_run):
+    """Unit economics, forecasts, backtest, anomalies and budgets land in `analytics`."""
+    warehouse, result, _ = simulated_run
+    materialized = {
+        e.asset_key.to_user_string()
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION"
+    }
+    for name in (
+        "unit_economics_daily", "unit_economics_monthly", "forecast_daily", "forecast_month_end",
+        "forecast_backtest", "anomaly_scores", "anomalies", "anomaly_drivers",
+        "detection_quality", "budget_status", "budget_threshold_crossings",
+    ):  # fmt: skip
+        assert f"analytics/{name}" in materialized, name
+    # the org's monthly unit economics carry the month's whole bill
+    billed = query(warehouse, "select sum(billed_cost_reporting) from marts.fct_ai_spend")[0][0]
+    ue = query(
+        warehouse,
+        "select sum(billed_cost) from analytics.unit_economics_monthly where dimension = 'org'",
+    )[0][0]
+    assert abs(float(billed) - ue) < 0.01
+    # forecasts never go below zero and the intervals nest
+    (bad,) = query(
+        warehouse,
+        "select count(*) from analytics.forecast_daily where yhat < 0 or yhat_lower_95 < 0 "
+        "or yhat_lower_95 > yhat_lower_80 or yhat_lower_80 > yhat or yhat > yhat_upper_80 "
+        "or yhat_upper_80 > yhat_upper_95",
+    )[0]
+    assert bad == 0
+    # 31 days of history is short: the forecast falls back and says why
+    methods = dict(
+        query(warehouse, "select method, count(*) from analytics.forecast_month_end group by 1")
+    )
+    assert methods.get("seasonal_naive", 0) > 0
+
+
+def test_a_budget_below_spend_is_crossed_on_the_right_day(simulated_run):
+    """The shipped org budget ($45,000, 50/80/100 %) against August's actual spend: the day
+    the 50 % threshold was crossed is the first day the month's running total reached it."""
+    warehouse, _, _ = simulated_run
+    daily = query(
+        warehouse,
+        "select usage_date, sum(billed_cost_reporting) from marts.fct_ai_spend "
+        "where usage_date >= date '2026-08-01' group by 1 order by 1",
+    )
+    running, expected = Decimal(0), None
+    for day, cost in daily:
+        running += Decimal(cost)
+        if expected is None and running >= Decimal(45000) * Decimal("0.5"):
+            expected = day
+    assert expected is not None, "August's spend no longer crosses half of the org budget"
+    status = query(
+        warehouse,
+        "select status, actual_threshold_pct, actual_crossed_on, pct_used, actual_mtd "
+        "from analytics.budget_status where budget_id = 'org-monthly' "
+        "and month = date '2026-08-01'",
+    )
+    assert len(status) == 1
+    _, threshold, crossed_on, pct_used, actual = status[0]
+    assert abs(Decimal(str(actual)) - running) < Decimal("0.01")
+    # August's ~$30K is past 50 % of $45K and short of 80 %
+    assert threshold == 50
+    assert crossed_on == expected
+    crossings = dict(
+        query(
+            warehouse,
+            "select threshold_pct, crossed_on from analytics.budget_threshold_crossings "
+            "where budget_id = 'org-monthly' and basis = 'actual' "
+            "and month = date '2026-08-01'",
+        )
+    )
+    assert crossings[50.0] == expected
+    assert pct_used >= 50
+
+
+def test_simulator_built_lines_equal_the_pipeline_lines(simulated_run):
+    """The held-out-seed detection test scores lines built straight from the simulator; on a
+    real run they equal the pipeline's allocated lines per provider, project and day."""
+    from analytics.detection import simulator_lines
+    from analytics.series import load_spend_lines
+
+    warehouse, _, _ = simulated_run
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        pipeline = load_spend_lines(con, START, END)
+    pipeline = pipeline[pipeline["provider"].isin(["openai", "anthropic"])]
+    built, _ = simulator_lines(42, START, END)
+
+    def totals(frame):
+        day = frame["day"].dt.strftime("%Y-%m-%d")
+        keys = [frame["provider"].astype(str), frame["project_id"].astype(str), day]
+        return frame["cost"].groupby(keys).sum()
+
+    got, want = totals(built), totals(pipeline)
+    assert set(got.index) == set(want.index)
+    assert (got - want.reindex(got.index)).abs().max() < 0.005

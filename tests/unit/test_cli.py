@@ -14,7 +14,7 @@ CONFIG = Path(__file__).resolve().parents[2] / "config"
 
 @pytest.fixture
 def config_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("allocation_rules.csv", "teams.csv", "price_overrides.csv"):
+    for name in ("allocation_rules.csv", "teams.csv", "price_overrides.csv", "budgets.csv"):
         shutil.copy(CONFIG / name, tmp_path / name)
     monkeypatch.setenv("AISPEND_CONFIG_DIR", str(tmp_path))
     return tmp_path
@@ -48,3 +48,15 @@ def test_a_bad_price_override_is_named_too(config_copy: Path):
     )
     problem = cli.check_config_files()
     assert problem and "line 3" in problem and "usd_per_million" in problem
+
+
+def test_a_malformed_budget_stops_the_run_naming_file_line_and_field(
+    config_copy: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    budgets = config_copy / "budgets.csv"
+    budgets.write_text(budgets.read_text() + "broken,Broken,team,search,lots,USD,,,,,,\n")
+    monkeypatch.setattr(cli, "run_pipeline", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
+    assert cli.main(["run"]) == 2
+    err = capsys.readouterr().err
+    line = len(budgets.read_text().splitlines())
+    assert f"{budgets} line {line}: amount 'lots' is not a number" in err

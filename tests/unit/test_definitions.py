@@ -32,7 +32,34 @@ def test_one_connected_lineage_graph_with_no_dangling_keys():
     assert parents == {"raw_openai/costs"}
     assert graph.get(dg.AssetKey(["marts", "fct_ai_spend"])).group_name == "marts"
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
-    assert groups == {"ingestion", "staging", "intermediate", "marts", "serving"}
+    assert groups == {"ingestion", "staging", "intermediate", "marts", "analytics", "serving"}
+
+
+def test_analytics_assets_read_the_allocated_fact_and_chain_budgets_to_forecasts():
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    analytics = {
+        "analytics/unit_economics_daily",
+        "analytics/unit_economics_monthly",
+        "analytics/forecast_daily",
+        "analytics/forecast_month_end",
+        "analytics/forecast_backtest",
+        "analytics/anomaly_scores",
+        "analytics/anomalies",
+        "analytics/anomaly_drivers",
+        "analytics/detection_quality",
+        "analytics/budget_status",
+        "analytics/budget_threshold_crossings",
+    }
+    assert analytics <= keys
+    allocated = dg.AssetKey(["marts", "fct_ai_spend_allocated"])
+    for name in ("forecast_daily", "anomalies", "unit_economics_daily", "forecast_backtest"):
+        assert allocated in graph.get(dg.AssetKey(["analytics", name])).parent_keys, name
+    budget_parents = graph.get(dg.AssetKey(["analytics", "budget_status"])).parent_keys
+    assert dg.AssetKey(["analytics", "forecast_month_end"]) in budget_parents
+    for key in analytics:
+        node = graph.get(dg.AssetKey(key.split("/")))
+        assert node.group_name == "analytics" and node.description, key
 
 
 def test_dbt_tests_are_asset_checks_including_reconciliation():
