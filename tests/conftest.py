@@ -13,6 +13,8 @@ from typing import Any
 import duckdb
 import pytest
 
+from tests.support.receivers import receiver  # noqa: F401  (a fixture for every test)
+
 ROOT = Path(__file__).resolve().parents[1]
 DBT_DIR = ROOT / "dbt_project"
 AISPEND_ENV = (
@@ -22,6 +24,12 @@ AISPEND_ENV = (
     "AISPEND_PROVIDERS",
     "AISPEND_LOOKBACK_DAYS",
     "AISPEND_SIMULATOR_SEED",
+    "AISPEND_SERVING_DIR",
+    "AISPEND_REPORTS_DIR",
+    "AISPEND_ALERT_ROUTES",
+    "AISPEND_ALERT_STATE",
+    "AISPEND_ALERT_LOOKBACK_DAYS",
+    "AISPEND_DAGSTER_URL",
     "OPENAI_ADMIN_KEY",
     "OPENAI_BASE_URL",
     "ANTHROPIC_ADMIN_KEY",
