@@ -17,7 +17,7 @@ from analytics import plots
 from analytics.budgets import Budget, budget_status, load_budgets
 from analytics.series import DEFAULT_SCOPES, build_series, load_spend_lines
 from analytics.unit_economics import unit_economics
-from orchestration.defs.ingestion import WRITE_POOL
+from orchestration.defs.ingestion import OWNERS, WRITE_POOL
 from orchestration.defs.transform import dbt_models
 from orchestration.settings import Settings, load_settings
 from orchestration.warehouse import fx_rates, replace_tables
@@ -79,6 +79,7 @@ def _budgets() -> list[Budget]:
             _key("unit_economics_daily"),
             deps=[ALLOCATED, TELEMETRY],
             group_name=GROUP,
+            owners=OWNERS,
             kinds={"duckdb", "python"},
             description=(
                 "Per day and per org/provider/model/team/feature/customer: cost per request, "
@@ -91,6 +92,7 @@ def _budgets() -> list[Budget]:
             _key("unit_economics_monthly"),
             deps=[ALLOCATED, TELEMETRY],
             group_name=GROUP,
+            owners=OWNERS,
             kinds={"duckdb", "python"},
             description=(
                 "The same per calendar month, plus AI COGS as a share of revenue where "
@@ -168,6 +170,7 @@ def _revenue(con: duckdb.DuckDBPyConnection, settings: Settings) -> pd.DataFrame
             _key("forecast_daily"),
             deps=[ALLOCATED],
             group_name=GROUP,
+            owners=OWNERS,
             kinds={"prophet", "python"},
             description=(
                 "Daily spend forecast per series (org, provider, project, team, feature and "
@@ -180,6 +183,7 @@ def _revenue(con: duckdb.DuckDBPyConnection, settings: Settings) -> pd.DataFrame
             _key("forecast_month_end"),
             deps=[ALLOCATED],
             group_name=GROUP,
+            owners=OWNERS,
             kinds={"prophet", "python"},
             description=(
                 "Month-end projection per series: actual month to date + forecast for the rest "
@@ -253,6 +257,7 @@ def spend_forecast(context: dg.AssetExecutionContext):
     key=_key("forecast_backtest"),
     deps=[ALLOCATED],
     group_name=GROUP,
+    owners=OWNERS,
     kinds={"prophet", "python"},
     pool=WRITE_POOL,
     description=(
@@ -292,6 +297,7 @@ def forecast_backtest(context: dg.AssetExecutionContext) -> dg.MaterializeResult
             _key("budget_status"),
             deps=[_key("forecast_daily"), _key("forecast_month_end")],
             group_name=GROUP,
+            owners=OWNERS,
             kinds={"python"},
             description=(
                 "Per budget (config/budgets.csv) and month: actual month to date, forecast "
@@ -303,6 +309,7 @@ def forecast_backtest(context: dg.AssetExecutionContext) -> dg.MaterializeResult
             _key("budget_threshold_crossings"),
             deps=[_key("forecast_daily"), _key("forecast_month_end")],
             group_name=GROUP,
+            owners=OWNERS,
             kinds={"python"},
             description=(
                 "One row per budget, month, threshold and basis (actual or forecast) crossed, "
@@ -375,6 +382,7 @@ def budget_tables(context: dg.AssetExecutionContext):
             _key("anomaly_scores"),
             deps=[ALLOCATED],
             group_name=GROUP,
+            owners=OWNERS,
             kinds={"python"},
             description="Every series and day: expected vs actual, score and the anomaly flag.",
         ),
@@ -382,6 +390,7 @@ def budget_tables(context: dg.AssetExecutionContext):
             _key("anomalies"),
             deps=[ALLOCATED],
             group_name=GROUP,
+            owners=OWNERS,
             kinds={"python"},
             description=(
                 "Flagged series-days (spikes and drops above the noise floor) with impact in "
@@ -393,6 +402,7 @@ def budget_tables(context: dg.AssetExecutionContext):
             _key("anomaly_drivers"),
             deps=[ALLOCATED],
             group_name=GROUP,
+            owners=OWNERS,
             kinds={"python"},
             description=(
                 "Why each anomaly's first day moved, in dollars: volume (requests), intensity "
@@ -460,6 +470,7 @@ def anomaly_tables(context: dg.AssetExecutionContext):
     key=_key("detection_quality"),
     deps=[_key("anomalies")],
     group_name=GROUP,
+    owners=OWNERS,
     kinds={"python"},
     pool=WRITE_POOL,
     description=(

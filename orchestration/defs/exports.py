@@ -10,7 +10,7 @@ import dagster as dg
 import duckdb
 from dagster_dbt import get_asset_key_for_model
 
-from orchestration.defs.ingestion import WRITE_POOL
+from orchestration.defs.ingestion import OWNERS, WRITE_POOL
 from orchestration.defs.transform import dbt_models
 from orchestration.focus_export import export_focus
 from orchestration.serving import publish, serving_dir
@@ -21,6 +21,7 @@ from orchestration.settings import load_settings
     key=["exports", "focus_ai_spend_files"],
     deps=[get_asset_key_for_model([dbt_models], "focus_ai_spend")],
     group_name="serving",
+    owners=OWNERS,
     kinds={"parquet", "csv"},
     pool=WRITE_POOL,
     description=(
@@ -60,6 +61,7 @@ def _served_keys() -> list[dg.AssetKey]:
     key=["serving", "warehouse_copy"],
     deps=_served_keys(),
     group_name="serving",
+    owners=OWNERS,
     kinds={"duckdb", "parquet"},
     pool=WRITE_POOL,
     description=(
@@ -96,6 +98,7 @@ def reports_dir(warehouse: Path) -> Path:
     key=["reports", "daily_report"],
     deps=_served_keys(),
     group_name="serving",
+    owners=OWNERS,
     kinds={"html"},
     pool=WRITE_POOL,
     description=(

@@ -14,6 +14,8 @@ from orchestration.sources import SOURCES, SourceInputs, SourceSpec
 from orchestration.warehouse import dlt_pipeline, earliest_loaded_unix
 
 WRITE_POOL = "duckdb_write"
+# who answers for the assets in the Dagster UI (a team, or a person's email)
+OWNERS = ["team:finops-data"]
 
 
 class RawTableTranslator(DagsterDltTranslator):
@@ -31,7 +33,9 @@ class RawTableTranslator(DagsterDltTranslator):
             group_name="ingestion",
             description=(data.resource.__doc__ or spec.description or "").strip() or None,
         ).merge_attributes(
-            kinds={"duckdb"}, tags={"provider": self.spec.provider, "source": self.spec.name}
+            kinds={"duckdb"},
+            tags={"provider": self.spec.provider, "source": self.spec.name},
+            owners=OWNERS,
         )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.defs.ingestion import WRITE_POOL
+from orchestration.defs.ingestion import OWNERS, WRITE_POOL
 from orchestration.settings import DBT_PROJECT_DIR, load_settings
 
 # dagster-dbt's preparer looks for `dbt` on PATH; make the one beside this Python win, so a
@@ -39,11 +39,11 @@ class LayerTranslator(DagsterDbtTranslator):
         layer = next((part for part in fqn if part in LAYERS), None)
         if props.get("resource_type") == "seed":
             # reference data (exchange rates) sits with the staging layer that reads it
-            return spec.replace_attributes(group_name="staging")
+            return spec.replace_attributes(group_name="staging").merge_attributes(owners=OWNERS)
         if props.get("resource_type") != "model" or layer is None:
-            return spec
+            return spec.merge_attributes(owners=OWNERS)
         return spec.replace_attributes(group_name=layer).merge_attributes(
-            kinds={"duckdb"}, tags={"layer": layer}
+            kinds={"duckdb"}, tags={"layer": layer}, owners=OWNERS
         )
 
 

@@ -101,3 +101,11 @@ def test_every_writer_is_in_the_single_writer_pool():
     instance_yaml = yaml.safe_load((PROJECT_ROOT / "orchestration" / "dagster.yaml").read_text())
     assert instance_yaml["concurrency"]["pools"]["default_limit"] == 1
     assert instance_yaml["concurrency"]["runs"]["max_concurrent_runs"] == 1
+
+
+def test_every_asset_has_an_owner_and_a_description():
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.owners == ["team:finops-data"], key
+        assert node.description, key
