@@ -115,6 +115,18 @@ def _wait_for_text(driver: object, needles: tuple[str, ...], seconds: float = 60
     raise AssertionError(f"not shown after {seconds:.0f} s: {missing}\n---\n{text[:2000]}")
 
 
+def _wait_until_loaded(driver: object, seconds: float = 30) -> None:
+    """Node status and edges arrive after the names: wait for the 'Loading...' rows to go."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if "Loading" not in driver.find_element("tag name", "body").text:  # type: ignore[attr-defined]
+            break
+        time.sleep(0.5)
+    time.sleep(2)  # edges are drawn after the last node settles
+    _dismiss_welcome(driver)  # the newsletter dialog can pop up late, over the graph
+    time.sleep(0.5)
+
+
 def _dismiss_welcome(driver: object) -> None:
     """The first visit shows a newsletter dialog over the graph: skip it."""
     for button in driver.find_elements(  # type: ignore[attr-defined]
@@ -150,6 +162,7 @@ def test_asset_graph_shows_the_analytics_layer_and_its_lineage(
         browser, ("fct_ai_spend_allocated", "forecast_daily", "warehouse_copy", "daily_report")
     )
     assert "Empty graph" not in text
+    _wait_until_loaded(browser)
     shot = _screenshot(browser, tmp_path, "dagster-analytics-lineage.png")
     assert shot.stat().st_size > 20_000  # a drawn graph, not a blank page
 
