@@ -129,8 +129,10 @@ def _budget_alerts(
     ).df()
     status = con.execute("select * from analytics.budget_status where month = ?", [month]).df()
     by_budget = {r["budget_id"]: r for r in _records(status)}
-    alerts = []
-    for row in _records(crossings):
-        # a forecast crossing that the actual has since reached is reported as the actual one
-        alerts.append(budget_alert(row, by_budget.get(row["budget_id"]), link_base, as_of=as_of))
-    return alerts
+    # one alert per budget and basis: the highest threshold crossed (a first run that finds a
+    # budget at 103 % says so once, not three times); crossing a higher one later is a new id
+    highest = crossings.sort_values("threshold_pct").groupby(["budget_id", "basis"]).tail(1)
+    return [
+        budget_alert(row, by_budget.get(row["budget_id"]), link_base, as_of=as_of)
+        for row in _records(highest.sort_values(["budget_id", "basis"]))
+    ]
