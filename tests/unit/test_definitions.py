@@ -109,3 +109,25 @@ def test_every_asset_has_an_owner_and_a_description():
         node = graph.get(key)
         assert node.owners == ["team:finops-data"], key
         assert node.description, key
+
+
+def test_analytics_refuse_an_allocation_that_does_not_add_up():
+    """The gate in front of every analytics asset (a failed dbt test does not stop them)."""
+    from datetime import date
+
+    import duckdb
+    import pytest
+
+    from orchestration.defs.analytics import assert_allocation_reconciles
+
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.fct_ai_spend as select 'openai' as provider, "
+        "date '2026-11-01' as usage_date, 'USD' as billing_currency, 10.00 as billed_cost"
+    )
+    con.execute("create table marts.fct_ai_spend_allocated as select * from marts.fct_ai_spend")
+    assert_allocation_reconciles(con, date(2026, 11, 1), date(2026, 11, 2))
+    con.execute("update marts.fct_ai_spend_allocated set billed_cost = 9.99")
+    with pytest.raises(dg.Failure, match=r"openai 2026-11-01 USD: bill 10.00 vs allocated 9.99"):
+        assert_allocation_reconciles(con, date(2026, 11, 1), date(2026, 11, 2))
