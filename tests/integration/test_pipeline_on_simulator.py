@@ -407,6 +407,10 @@ def test_analytics_tables_are_built_from_the_allocated_fact(simulated_run):
         "detection_quality", "budget_status", "budget_threshold_crossings",
     ):  # fmt: skip
         assert f"analytics/{name}" in materialized, name
+    # the freshness and completeness checks ran and passed on the simulated providers
+    evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert evaluations.get("every_provider_is_fresh") is True
+    assert evaluations.get("no_provider_misses_a_day") is True
     # the org's monthly unit economics carry the month's whole bill
     billed = query(warehouse, "select sum(billed_cost_reporting) from marts.fct_ai_spend")[0][0]
     ue = query(

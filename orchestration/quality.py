@@ -1,0 +1,74 @@
+"""Freshness and date completeness of the spend fact, per provider: plain functions the
+blocking Dagster checks (orchestration/defs/checks.py) call.
+
+A provider is fresh when its latest day with spend is no older than the run's last day minus
+the provider's usual delay (the Costs APIs settle within a day; cloud billing exports lag up
+to a few days). A provider is complete when no day between its first and its last day in the
+window is missing: a hole means a failed or skipped load, not a day without spend, because
+every billing source reports the days it has (usage, seats or commitments).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import duckdb
+
+#: Days a provider's data may lag the run's last day before it is stale.
+FRESHNESS_LAG_DAYS: dict[str, int] = {
+    "openai": 2,
+    "anthropic": 2,
+    "cursor": 2,
+    "aws_bedrock": 3,
+    "gcp_vertex": 3,
+    "azure_openai": 3,
+}
+BILLING_PROVIDERS = tuple(FRESHNESS_LAG_DAYS)
+
+
+def _days_by_provider(
+    con: duckdb.DuckDBPyConnection, providers: list[str], start: date, end: date
+) -> dict[str, list[date]]:
+    rows = con.execute(
+        "select provider, list(distinct usage_date order by usage_date) from marts.fct_ai_spend "
+        "where usage_date >= ? and usage_date < ? and provider in (select unnest(?)) "
+        "group by provider",
+        [start, end, providers],
+    ).fetchall()
+    return {p: list(days) for p, days in rows}
+
+
+def stale_providers(
+    con: duckdb.DuckDBPyConnection, providers: list[str], start: date, end: date
+) -> dict[str, str]:
+    """{provider: why} for each billing provider whose latest day is too old (or absent)."""
+    wanted = [p for p in providers if p in FRESHNESS_LAG_DAYS]
+    days = _days_by_provider(con, wanted, start, end)
+    last_day = end - timedelta(days=1)
+    out = {}
+    for provider in wanted:
+        latest = days[provider][-1] if days.get(provider) else None
+        due = max(start, last_day - timedelta(days=FRESHNESS_LAG_DAYS[provider]))
+        if latest is None:
+            out[provider] = f"no spend at all in {start}..{last_day}"
+        elif latest < due:
+            out[provider] = (
+                f"latest day {latest}, expected {due} or later "
+                f"(allowed delay {FRESHNESS_LAG_DAYS[provider]} days)"
+            )
+    return out
+
+
+def missing_days(
+    con: duckdb.DuckDBPyConnection, providers: list[str], start: date, end: date
+) -> dict[str, list[date]]:
+    """{provider: days missing between its first and last day in the window}."""
+    wanted = [p for p in providers if p in FRESHNESS_LAG_DAYS]
+    out = {}
+    for provider, days in _days_by_provider(con, wanted, start, end).items():
+        have = set(days)
+        span = (days[-1] - days[0]).days + 1
+        holes = [d for d in (days[0] + timedelta(days=i) for i in range(span)) if d not in have]
+        if holes:
+            out[provider] = holes
+    return out
