@@ -165,7 +165,7 @@ def _analytics_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
         "select median(mase), avg(coverage_80), avg(coverage_95), count(*) "
         "from analytics.forecast_backtest",
     )
-    if backtest and backtest[0][3]:
+    if backtest and backtest[0][3] and backtest[0][0] is not None:  # None: history too short
         mase, c80, c95, n = backtest[0]
         out.append(
             f"backtest   {n} series: median MASE {mase:.2f} vs seasonal-naive, "
@@ -199,7 +199,7 @@ def _analytics_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
         "select precision, recall, incidents, detected_first_day, alerts "
         "from analytics.detection_quality",
     )
-    if quality:
+    if quality and None not in quality[0][:2]:  # None: no injected incidents or no alerts
         p, r, n, first, a = quality[0]
         out.append(
             f"detection  precision {p:.2f}, recall {r:.2f} on {n} injected incidents "
