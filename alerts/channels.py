@@ -28,6 +28,7 @@ from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import requests
 
@@ -36,6 +37,29 @@ from alerts.redact import redact, safe_origin
 from alerts.render import render_email, render_file, render_slack, render_teams, render_webhook
 
 log = logging.getLogger(__name__)
+
+
+class _HideWebhookPaths(logging.Filter):
+    """urllib3 logs each request's path at DEBUG, and a Slack/Teams/webhook URL's path is its
+    credential: a record naming the path of a channel's URL is redacted before any handler."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: dict[str, str] = {}  # url -> its path
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        paths = self.paths.copy()
+        if paths:
+            message = record.getMessage()
+            urls = [url for url, path in paths.items() if path in message]
+            if urls:
+                record.msg, record.args = redact(message, urls), None
+        return True
+
+
+_hide_webhook_paths = _HideWebhookPaths()
+for _name in ("urllib3.connectionpool", "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(_hide_webhook_paths)
 
 USER_AGENT = "aispend-alerts/1"
 SIGNATURE_HEADER = "X-Aispend-Signature"
@@ -224,6 +248,9 @@ class HttpChannel:
         self._session = session or requests.Session()
         self._sleep = sleep
         self.origin = safe_origin(url)
+        path = urlsplit(url).path
+        if len(path) > 1:
+            _hide_webhook_paths.paths[url] = path
 
     def __repr__(self) -> str:  # never the URL
         return f"HttpChannel({self.channel!r}, route={self.route!r}, origin={self.origin!r})"

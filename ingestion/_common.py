@@ -16,6 +16,7 @@ from typing import Any
 import dlt
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
+from requests.auth import AuthBase
 
 DAY_SECONDS = 86_400
 
@@ -64,15 +65,19 @@ def to_decimal(value: Any, *, source: str, field: str) -> Decimal | None:
         ) from exc
 
 
-def cursor_client(base_url: str, headers: Mapping[str, str]) -> RESTClient:
+def cursor_client(
+    base_url: str, headers: Mapping[str, str], auth: AuthBase | None = None
+) -> RESTClient:
     """RESTClient for the admin APIs' `has_more`/`next_page` → `page` cursor paging.
 
     dlt's own session is kept (no custom `requests.Session`) so its retry layer with
-    `Retry-After` handling stays in place.
+    `Retry-After` handling stays in place. The key goes in `auth`, never in `headers`: dlt logs
+    a request's headers at DEBUG, while `auth` is applied to the prepared request only.
     """
     return RESTClient(
         base_url=base_url.rstrip("/"),
         headers=dict(headers),
+        auth=auth,
         paginator=JSONResponseCursorPaginator(
             cursor_path="next_page", cursor_param="page", has_more_path="has_more"
         ),

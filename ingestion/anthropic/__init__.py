@@ -14,6 +14,7 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 
 from ingestion._common import (
@@ -88,6 +89,11 @@ def _flatten(obj: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _key_auth(api_key: str) -> APIKeyAuth:
+    """`x-api-key` set on the prepared request, so dlt's DEBUG request log never shows it."""
+    return APIKeyAuth(name="x-api-key", api_key=api_key, location="header")
+
+
 @dlt.source(name="anthropic", max_table_nesting=0)
 def anthropic_source(
     api_key: str = dlt.secrets.value,
@@ -109,7 +115,7 @@ def anthropic_source(
     if start_date is None or end_date is None:
         raise ValueError("anthropic source: start_date and end_date are required")
     window = DayWindow(start_date, end_date, lookback_days, backfill)
-    client = cursor_client(base_url, {"x-api-key": api_key, "anthropic-version": API_VERSION})
+    client = cursor_client(base_url, {"anthropic-version": API_VERSION}, auth=_key_auth(api_key))
 
     def bounds(updated: dlt.sources.incremental[int]) -> tuple[str, str] | None:
         unix = window.request_bounds(updated)
@@ -348,11 +354,12 @@ def claude_code_source(
     if start_date is None or end_date is None:
         raise ValueError("claude_code source: start_date and end_date are required")
     window = DayWindow(start_date, end_date, lookback_days, backfill)
-    headers = {"x-api-key": api_key, "anthropic-version": API_VERSION}
-    client = cursor_client(base_url, headers)
+    headers = {"anthropic-version": API_VERSION}
+    client = cursor_client(base_url, headers, auth=_key_auth(api_key))
     lists = RESTClient(
         base_url=base_url.rstrip("/"),
         headers=headers,
+        auth=_key_auth(api_key),
         paginator=JSONResponseCursorPaginator(
             cursor_path="last_id", cursor_param="after_id", has_more_path="has_more"
         ),

@@ -13,6 +13,7 @@ from typing import Any
 
 import dlt
 from dlt.sources import DltResource
+from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 
 from ingestion._common import (
     DayWindow,
@@ -128,7 +129,7 @@ def openai_source(
     if start_date is None or end_date is None:
         raise ValueError("openai source: start_date and end_date are required")
     window = DayWindow(start_date, end_date, lookback_days, backfill)
-    client = cursor_client(base_url, {"Authorization": f"Bearer {api_key}"})
+    client = cursor_client(base_url, {}, auth=BearerTokenAuth(token=api_key))
 
     @dlt.resource(
         name="completions_usage",
