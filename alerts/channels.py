@@ -13,6 +13,7 @@ and `X-Aispend-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -21,7 +22,7 @@ import smtplib
 import ssl
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -58,8 +59,29 @@ class _HideWebhookPaths(logging.Filter):
 
 
 _hide_webhook_paths = _HideWebhookPaths()
-for _name in ("urllib3.connectionpool", "urllib3.util.retry"):
+_URLLIB3_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry")
+for _name in _URLLIB3_LOGGERS:
     logging.getLogger(_name).addFilter(_hide_webhook_paths)
+
+
+@contextlib.contextmanager
+def _quiet_urllib3() -> Iterator[None]:
+    """No urllib3 DEBUG lines while a webhook is called: they carry the URL's path, which is
+    the credential. The filter above redacts known paths; this holds whatever the logging
+    setup of the host process (levels and filters can be reconfigured by it)."""
+    loggers = [logging.getLogger(name) for name in _URLLIB3_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        if lg.getEffectiveLevel() < logging.INFO:
+            lg.setLevel(logging.INFO)
+        if _hide_webhook_paths not in lg.filters:
+            lg.addFilter(_hide_webhook_paths)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
 
 USER_AGENT = "aispend-alerts/1"
 SIGNATURE_HEADER = "X-Aispend-Signature"
@@ -282,13 +304,14 @@ class HttpChannel:
 
     def _post(self, data: bytes, headers: dict[str, str]) -> None:
         try:
-            resp = self._session.post(
-                self._url,
-                data=data,
-                headers=headers,
-                timeout=self.policy.timeout_s,
-                allow_redirects=False,
-            )
+            with _quiet_urllib3():
+                resp = self._session.post(
+                    self._url,
+                    data=data,
+                    headers=headers,
+                    timeout=self.policy.timeout_s,
+                    allow_redirects=False,
+                )
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise _Retryable(self._clean(f"{type(exc).__name__} to {self.origin}: {exc}")) from None
         except requests.RequestException as exc:
