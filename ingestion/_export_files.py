@@ -3,6 +3,10 @@
 Rows come out as plain dicts with their 1-based data-row number, so that a value the pipeline
 cannot interpret is reported with file, row and field. CSV and JSON-lines are parsed in Python
 (money stays the exact text the provider wrote); Parquet is read with DuckDB.
+
+A row the pipeline cannot interpret comes out as a `RowError` (the value parsers below raise
+it) and is quarantined by the source; a file that cannot be read raises `BadFileError`
+(ingestion/_quarantine.py says which is which).
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,8 +24,14 @@ from typing import Any
 import duckdb
 
 from ingestion._common import SourceDataError, to_decimal
+from ingestion._quarantine import BadFileError, Quarantine, RowError
 
 DATA_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".jsonl", ".json", ".jsonl.gz")
+# decimal(38, 12): at most 26 digits before the point
+MONEY_LIMIT = Decimal(10) ** 26
+# header -> names of the required columns it lacks
+HeaderCheck = Callable[[list[str]], list[str]]
+Raw = dict[str, Any]
 
 
 def is_data_file(path: Path) -> bool:
@@ -44,40 +55,174 @@ def months_in_window(start: date, end: date) -> list[str]:
     return out
 
 
-def iter_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(data row number, row) of a CSV (optionally gzip), JSON-lines or Parquet file."""
+def iter_rows(
+    path: Path, *, source: str = "export", on_header: HeaderCheck | None = None
+) -> Iterator[tuple[int, Raw | RowError]]:
+    """(data row number, row) of a CSV (optionally gzip), JSON-lines or Parquet file.
+
+    A JSON line that is not JSON or not an object, and a CSV row whose field count differs from
+    the header's, come out as a `RowError` in place of the row. `on_header` gets the column
+    names of a CSV or Parquet file (JSON-lines has none) and returns the required ones missing.
+    A file that cannot be read, or lacks a required column, raises `BadFileError`.
+    """
     name = path.name.lower()
-    if name.endswith((".csv", ".csv.gz")):
-        opener = gzip.open if name.endswith(".gz") else open
-        with opener(path, "rt", newline="", encoding="utf-8-sig") as fh:  # type: ignore[operator]
-            yield from enumerate(csv.DictReader(fh), start=1)
-    elif name.endswith((".jsonl", ".json", ".jsonl.gz")):
-        opener = gzip.open if name.endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
-            n = 0
-            for line in fh:
-                if not line.strip():
-                    continue
-                n += 1
-                try:
-                    yield n, json.loads(line, parse_float=Decimal)
-                except json.JSONDecodeError as exc:
-                    raise SourceDataError(f"{path}: row {n} is not valid JSON: {exc}") from exc
-    elif name.endswith(".parquet"):
-        con = duckdb.connect()
+    try:
+        if name.endswith((".csv", ".csv.gz")):
+            yield from _csv_rows(path, source, on_header)
+        elif name.endswith((".jsonl", ".json", ".jsonl.gz")):
+            yield from _json_lines(path)
+        elif name.endswith(".parquet"):
+            yield from _parquet_rows(path, source, on_header)
+        else:
+            raise BadFileError(f"{source}: {path}: unsupported export file type")
+    except SourceDataError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise BadFileError(f"{source}: {path}: not UTF-8 text ({exc.reason})") from exc
+    except (OSError, EOFError, zlib.error) as exc:  # also gzip.BadGzipFile
+        raise BadFileError(f"{source}: {path}: cannot be read: {exc}") from exc
+
+
+def _opener(path: Path) -> Callable[..., Any]:
+    return gzip.open if path.name.lower().endswith(".gz") else open
+
+
+def _check_header(
+    source: str, path: Path, header: list[str], on_header: HeaderCheck | None
+) -> None:
+    missing = on_header(header) if on_header else []
+    if missing:
+        columns = ", ".join(f"'{c}'" for c in missing)
+        raise BadFileError(
+            f"{source}: {path}: required column(s) {columns} missing from the header "
+            f"(it has {len(header)} columns)"
+        )
+
+
+def _csv_rows(
+    path: Path, source: str, on_header: HeaderCheck | None
+) -> Iterator[tuple[int, Raw | RowError]]:
+    with _opener(path)(path, "rt", newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
         try:
-            con.execute("set timezone = 'UTC'")
+            header = reader.fieldnames
+            if header is None:
+                raise BadFileError(f"{source}: {path}: empty file, no header row")
+            _check_header(source, path, list(header), on_header)
+            for n, row in enumerate(reader, start=1):
+                if None in row or None in row.values():
+                    found = len(header) + len(row.get(None) or []) - list(row.values()).count(None)
+                    why = f"has {found} fields, the header has {len(header)}"
+                    yield n, RowError(f"{path} row {n}: {why}", path=path, row=n, raw=row)
+                    continue
+                yield n, row
+        except csv.Error as exc:
+            raise BadFileError(
+                f"{source}: {path}: not a readable CSV file at line {reader.line_num}: {exc}"
+            ) from exc
+
+
+def _json_lines(path: Path) -> Iterator[tuple[int, Raw | RowError]]:
+    with _opener(path)(path, "rt", encoding="utf-8") as fh:
+        n = 0
+        for line in fh:
+            if not line.strip():
+                continue
+            n += 1
+            try:
+                obj = json.loads(line, parse_float=Decimal)
+            except json.JSONDecodeError as exc:
+                why = f"is not valid JSON: {exc}"
+            else:
+                if isinstance(obj, dict):
+                    yield n, obj
+                    continue
+                why = f"is not a JSON object but {type(obj).__name__}"
+            yield n, RowError(f"{path}: row {n} {why}", path=path, row=n, raw=line)
+
+
+def _parquet_rows(
+    path: Path, source: str, on_header: HeaderCheck | None
+) -> Iterator[tuple[int, Raw | RowError]]:
+    con = duckdb.connect()
+    try:
+        con.execute("set timezone = 'UTC'")
+        try:
             rel = con.execute("select * from read_parquet(?)", [str(path)])
-            names = [d[0] for d in rel.description]
-            n = 0
-            while batch := rel.fetchmany(5000):
-                for values in batch:
-                    n += 1
-                    yield n, dict(zip(names, values, strict=True))
-        finally:
-            con.close()
-    else:
-        raise SourceDataError(f"{path}: unsupported export file type")
+        except duckdb.Error as exc:
+            raise BadFileError(f"{source}: {path}: not a readable Parquet file: {exc}") from exc
+        names = [d[0] for d in rel.description]
+        _check_header(source, path, names, on_header)
+        n = 0
+        while True:
+            try:
+                batch = rel.fetchmany(5000)
+            except duckdb.Error as exc:
+                raise BadFileError(
+                    f"{source}: {path}: Parquet file corrupt after row {n}: {exc}"
+                ) from exc
+            if not batch:
+                break
+            for values in batch:
+                n += 1
+                yield n, dict(zip(names, values, strict=True))
+    finally:
+        con.close()
+
+
+def missing_columns(required: Iterable[str]) -> HeaderCheck:
+    """A header check: which of `required` the header lacks (exact names)."""
+    wanted = tuple(required)
+    return lambda header: [c for c in wanted if c not in header]
+
+
+def parse_rows(
+    source: str,
+    path: Path,
+    rows: Iterable[tuple[int, Raw | RowError]],
+    parse: Callable[[int, Raw], dict[str, Any]],
+    locate: Callable[[Raw], tuple[str | None, str | None]],
+) -> Iterator[dict[str, Any] | RowError]:
+    """Parse every row of a file; a row problem comes out as a `RowError` carrying the raw row
+    and, from `locate(raw)`, its (period, partition) where they can still be read. Any other
+    error while parsing a row fails with the source, file and row named."""
+    for n, raw in rows:
+        if isinstance(raw, RowError):
+            yield raw
+            continue
+        try:
+            row = parse(n, raw)
+        except RowError as exc:
+            exc.path, exc.row, exc.raw = path, n, raw
+            try:
+                exc.period, exc.partition = locate(raw)
+            except Exception:  # a best effort on a row already known to be bad
+                exc.period, exc.partition = None, None
+            yield exc
+            continue
+        except Exception as exc:
+            raise SourceDataError(
+                f"{source}: {path} row {n}: the row could not be read: {type(exc).__name__}: {exc}"
+            ) from exc
+        yield row
+
+
+def route(
+    items: Iterable[dict[str, Any] | RowError],
+    quarantine: Quarantine,
+    months: Collection[str] | None = None,
+    period_column: str = "",
+) -> Iterator[Any]:
+    """Data rows whose `period_column` is one of `months` (all rows when None), and the
+    quarantine rows of bad rows in those months or of no readable period; the partition of
+    every data row yielded counts as read whole (see Quarantine.covers)."""
+    for item in items:
+        if isinstance(item, RowError):
+            if months is None or item.period is None or item.period in months:
+                yield quarantine.put(item)
+        elif months is None or item[period_column] in months:
+            quarantine.covers(item["_partition"])
+            yield item
 
 
 def money(value: Any, *, path: Path, row: int, field: str) -> Decimal | None:
@@ -88,12 +233,19 @@ def money(value: Any, *, path: Path, row: int, field: str) -> Decimal | None:
         value = value.strip()
     try:
         result = to_decimal(value, source=f"{path} row {row}", field=field)
-    except SourceDataError:
-        raise
+    except SourceDataError as exc:
+        raise RowError(str(exc), field=field) from exc
     if result is not None and not result.is_finite():
-        raise SourceDataError(
+        raise RowError(
             f"{path} row {row}: field '{field}' has value {value!r}, "
-            "expected a finite decimal number"
+            "expected a finite decimal number",
+            field=field,
+        )
+    if result is not None and abs(result) >= MONEY_LIMIT:
+        raise RowError(
+            f"{path} row {row}: field '{field}' has value {value!r}, "
+            "out of range for decimal(38, 12)",
+            field=field,
         )
     return result
 
@@ -120,8 +272,9 @@ def utc_iso(value: Any, *, path: Path, row: int, field: str) -> str | None:
                 raw += "T00:00:00"
             ts = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise SourceDataError(
-            f"{path} row {row}: field '{field}' has value {value!r}, expected a timestamp"
+        raise RowError(
+            f"{path} row {row}: field '{field}' has value {value!r}, expected a timestamp",
+            field=field,
         ) from exc
     if ts.tzinfo is not None:
         ts = ts.astimezone(UTC).replace(tzinfo=None)
@@ -142,9 +295,10 @@ def parse_day(value: Any, *, path: Path, row: int, field: str) -> date | None:
             return datetime.strptime(raw.split(" ")[0], "%m/%d/%Y").date()
         return date.fromisoformat(raw[:10])
     except ValueError as exc:
-        raise SourceDataError(
+        raise RowError(
             f"{path} row {row}: field '{field}' has value {value!r}, "
-            "expected MM/DD/YYYY or YYYY-MM-DD"
+            "expected MM/DD/YYYY or YYYY-MM-DD",
+            field=field,
         ) from exc
 
 
@@ -160,20 +314,32 @@ def map_json(value: Any, *, path: Path, row: int, field: str) -> str | None:
         try:
             value = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise SourceDataError(
-                f"{path} row {row}: field '{field}' is not JSON: {raw[:80]!r}"
+            raise RowError(
+                f"{path} row {row}: field '{field}' is not JSON: {raw[:80]!r}", field=field
             ) from exc
-    if (
-        isinstance(value, dict)
-        and set(value) == {"key", "value"}
-        and isinstance(value["key"], list)
-    ):
-        value = dict(zip(value["key"], value["value"], strict=True))
-    if isinstance(value, list):
-        value = {item["key"]: item.get("value") for item in value}
+    try:
+        if (
+            isinstance(value, dict)
+            and set(value) == {"key", "value"}
+            and isinstance(value["key"], list)
+        ):
+            value = dict(zip(value["key"], value["value"], strict=True))
+        if isinstance(value, list):
+            value = {item["key"]: item.get("value") for item in value}
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+        raise RowError(
+            f"{path} row {row}: field '{field}' is not a map: {str(value)[:80]!r}", field=field
+        ) from exc
     if not isinstance(value, dict):
-        raise SourceDataError(f"{path} row {row}: field '{field}' is not a map: {value!r}")
+        raise RowError(f"{path} row {row}: field '{field}' is not a map: {value!r}", field=field)
     return json.dumps(value, sort_keys=True, default=str) if value else None
+
+
+def required(value: Any, *, path: Path, row: int, field: str) -> Any:
+    """`value`, unless it is empty: a required field that is empty is a row problem."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise RowError(f"{path} row {row}: field '{field}' is empty", field=field)
+    return value
 
 
 def plain_json(value: Any) -> str | None:

@@ -5,6 +5,11 @@ period that overlaps the window and lands ALL line items (Bedrock, Marketplace a
 filtering belongs to staging) in `raw_aws_cur.cur_line_items`. AWS restates the current month
 on every delivery, so each period is loaded whole and REPLACES the earlier copy (merge with the
 export/period as `merge_key`).
+
+A row that cannot be interpreted (a money value that is not a number, a bad timestamp, an
+empty `line_item_unblended_cost`, a map column that is not JSON) goes to
+`raw_aws_cur.quarantine` instead (file, row, field, reason, raw row); a file that cannot be
+read or lacks the `line_item_unblended_cost` column fails the run (ingestion/_quarantine.py).
 """
 
 from __future__ import annotations
@@ -19,15 +24,26 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from ingestion._common import SourceDataError, natural_key
+from ingestion._common import natural_key
 from ingestion._export_files import (
     data_files,
     iter_rows,
     map_json,
+    missing_columns,
     money,
     months_in_window,
+    parse_rows,
+    required,
+    route,
     text,
     utc_iso,
+)
+from ingestion._quarantine import (
+    SCHEMA_CONTRACT,
+    Quarantine,
+    RowError,
+    add_quarantine_table,
+    strict,
 )
 
 log = logging.getLogger(__name__)
@@ -70,6 +86,7 @@ COLUMNS: dict[str, Any] = {
     **{f: {"data_type": "text"} for f in (*TEXT_FIELDS, *TIME_FIELDS, *MAP_FIELDS)},
     **{f: dict(MONEY) for f in MONEY_FIELDS},
 }
+REQUIRED_COLUMNS = ("line_item_unblended_cost",)
 PERIOD_DIR = re.compile(r"^BILLING_PERIOD=(\d{4}-\d{2})$")
 
 
@@ -83,9 +100,12 @@ def _period_files(root: Path, months: list[str]) -> list[tuple[str, Path]]:
     return out
 
 
-def read_cur_file(path: Path, period: str, export_name: str) -> Iterator[dict[str, Any]]:
-    """Rows of one CUR 2.0 file, money exact, maps as JSON text."""
-    for n, raw in iter_rows(path):
+def cur_items(path: Path, period: str, export_name: str) -> Iterator[dict[str, Any] | RowError]:
+    """Rows of one CUR 2.0 file, money exact, maps as JSON text; a row that cannot be
+    interpreted comes out as a RowError (partition known: the file's billing period)."""
+    partition = f"{export_name}/{period}"
+
+    def parse(n: int, raw: dict[str, Any]) -> dict[str, Any]:
         row: dict[str, Any] = {f: text(raw.get(f)) for f in TEXT_FIELDS}
         for f in TIME_FIELDS:
             row[f] = utc_iso(raw.get(f), path=path, row=n, field=f)
@@ -93,16 +113,29 @@ def read_cur_file(path: Path, period: str, export_name: str) -> Iterator[dict[st
             row[f] = money(raw.get(f), path=path, row=n, field=f)
         for f in MAP_FIELDS:
             row[f] = map_json(raw.get(f), path=path, row=n, field=f)
-        if row["line_item_unblended_cost"] is None:
-            raise SourceDataError(f"{path} row {n}: field 'line_item_unblended_cost' is empty")
+        required(
+            row["line_item_unblended_cost"], path=path, row=n, field="line_item_unblended_cost"
+        )
         row.update(
             _billing_period=period,
-            _partition=f"{export_name}/{period}",
+            _partition=partition,
             _source_file=str(path),
             _source_row=n,
         )
         row["_row_key"] = natural_key(export_name, period, *path.parts[-3:], n)
-        yield row
+        return row
+
+    rows = iter_rows(path, source="aws_cur", on_header=missing_columns(REQUIRED_COLUMNS))
+    yield from parse_rows("aws_cur", path, rows, parse, lambda raw: (period, partition))
+
+
+def read_cur_file(path: Path, period: str, export_name: str) -> Iterator[dict[str, Any]]:
+    """Rows of one CUR 2.0 file; raises on the first row it cannot interpret."""
+    return strict(cur_items(path, period, export_name))
+
+
+def _export_name(path: Path) -> str:
+    return re.sub(r"-\d+$", "", path.name.split(".")[0])
 
 
 @dlt.source(name="aws_cur", max_table_nesting=0)
@@ -129,14 +162,20 @@ def aws_cur_source(
         primary_key="_row_key",
         merge_key="_partition",
         columns=COLUMNS,
+        schema_contract=SCHEMA_CONTRACT,
     )
-    def cur_line_items() -> Iterator[dict[str, Any]]:
-        """Every line item of every delivered billing period in the window."""
+    def cur_line_items() -> Iterator[Any]:
+        """Every line item of every delivered billing period in the window; rows that cannot
+        be interpreted go to `quarantine`."""
+        quarantine = Quarantine("aws_cur", "cur_line_items")
         files = _period_files(root, months)
         if not files:
             log.warning("aws_cur: no CUR files under %s for %s", root, ", ".join(months))
         for period, path in files:
-            export_name = re.sub(r"-\d+$", "", path.name.split(".")[0])
-            yield from read_cur_file(path, period, export_name)
+            export_name = _export_name(path)
+            quarantine.covers(f"{export_name}/{period}")
+            items = cur_items(path, period, export_name)
+            yield from route(items, quarantine)
+        yield from quarantine.markers()
 
-    return cur_line_items
+    return add_quarantine_table(cur_line_items)

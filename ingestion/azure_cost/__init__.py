@@ -6,6 +6,11 @@ case-insensitively to one snake_case set, `_schema` records 'ea' or 'mca', the b
 `Tags` value is wrapped into a JSON object and dates in MM/DD/YYYY or ISO form are parsed.
 Lands all rows in `raw_azure_cost.cost_details`; a re-exported billing month REPLACES the
 earlier copy (`merge_key` = schema + billing account + billing month).
+
+A row that cannot be interpreted (a money value that is not a number, a bad date, an empty
+`Date` or `CostInBillingCurrency`, `Tags` that are not a JSON object body) goes to
+`raw_azure_cost.quarantine` instead (file, row, field, reason, raw row); a file that cannot be
+read, or lacks the date or cost column, fails the run (ingestion/_quarantine.py).
 """
 
 from __future__ import annotations
@@ -21,14 +26,25 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from ingestion._common import SourceDataError, natural_key
+from ingestion._common import natural_key
 from ingestion._export_files import (
     data_files,
     iter_rows,
     money,
     months_in_window,
     parse_day,
+    parse_rows,
+    required,
+    route,
     text,
+)
+from ingestion._quarantine import (
+    SCHEMA_CONTRACT,
+    UNKNOWN_PARTITION,
+    Quarantine,
+    RowError,
+    add_quarantine_table,
+    strict,
 )
 
 log = logging.getLogger(__name__)
@@ -84,6 +100,8 @@ DATE_FIELDS = ("date", "billing_period_start_date", "billing_period_end_date")
 TEXT_FIELDS = tuple(
     sorted({v for v in ALIASES.values() if v not in MONEY_FIELDS and v not in DATE_FIELDS})
 )
+# columns without which a file has nothing to load: snake_case column -> EA header name
+REQUIRED_COLUMNS = {"date": "Date", "cost_in_billing_currency": "CostInBillingCurrency"}
 COLUMNS: dict[str, Any] = {
     "_row_key": {"data_type": "text", "nullable": False},
     "_partition": {"data_type": "text", "nullable": False},
@@ -107,58 +125,95 @@ def detect_schema(headers: list[str]) -> str:
     return "mca" if "costinusd" in lowered else "ea"
 
 
-def parse_tags(value: Any, *, path: Path, row: int) -> str | None:
+def parse_tags(value: Any, *, path: Path, row: int, field: str = "Tags") -> str | None:
     """JSON object text of an Azure `Tags` value; the export writes it without braces."""
     raw = (value or "").strip() if isinstance(value, str) else value
     if not raw:
         return None
     if isinstance(raw, dict):
         return json.dumps(raw, sort_keys=True) if raw else None
+    if not isinstance(raw, str):
+        raise RowError(
+            f"{path} row {row}: field '{field}' is not a JSON object body: {raw!r}", field=field
+        )
     body = raw if raw.startswith("{") else "{" + raw + "}"
     try:
         parsed = json.loads(body)
     except json.JSONDecodeError as exc:
-        raise SourceDataError(
-            f"{path} row {row}: field 'Tags' is not a JSON object body: {raw[:80]!r}"
+        raise RowError(
+            f"{path} row {row}: field '{field}' is not a JSON object body: {raw[:80]!r}",
+            field=field,
         ) from exc
     return json.dumps(parsed, sort_keys=True) if parsed else None
 
 
-def read_cost_file(path: Path) -> Iterator[dict[str, Any]]:
-    """Normalised rows of one cost-details file."""
-    schema = None
+def _normal(header: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", header.lower())
+
+
+def cost_items(path: Path) -> Iterator[dict[str, Any] | RowError]:
+    """Normalised rows of one cost-details file; a row that cannot be interpreted comes out as
+    a RowError."""
+    schema = "ea"
     mapping: dict[str, str] = {}
-    for n, raw in iter_rows(path):
-        if schema is None:
-            schema = detect_schema(list(raw))
-            mapping = {
-                h: ALIASES[re.sub(r"[^a-z0-9]", "", h.lower())]
-                for h in raw
-                if re.sub(r"[^a-z0-9]", "", h.lower()) in ALIASES
-            }
+
+    def on_header(headers: list[str]) -> list[str]:
+        nonlocal schema
+        schema = detect_schema(headers)
+        mapping.update({h: ALIASES[_normal(h)] for h in headers if _normal(h) in ALIASES})
+        return [name for col, name in REQUIRED_COLUMNS.items() if col not in mapping.values()]
+
+    def header(column: str) -> str:
+        return _header(mapping, column)
+
+    def parse(n: int, raw: dict[str, Any]) -> dict[str, Any]:
         values = {col: raw[h] for h, col in mapping.items()}
         row: dict[str, Any] = {f: text(values.get(f)) for f in TEXT_FIELDS}
         for f in MONEY_FIELDS:
-            row[f] = money(values.get(f), path=path, row=n, field=_header(mapping, f))
+            row[f] = money(values.get(f), path=path, row=n, field=header(f))
         for f in DATE_FIELDS:
-            row[f] = parse_day(values.get(f), path=path, row=n, field=_header(mapping, f))
-        row["tags"] = parse_tags(values.get("tags"), path=path, row=n)
-        if row["date"] is None:
-            raise SourceDataError(f"{path} row {n}: field '{_header(mapping, 'date')}' is empty")
-        if row["cost_in_billing_currency"] is None:
-            raise SourceDataError(
-                f"{path} row {n}: field '{_header(mapping, 'cost_in_billing_currency')}' is empty"
-            )
+            row[f] = parse_day(values.get(f), path=path, row=n, field=header(f))
+        row["tags"] = parse_tags(values.get("tags"), path=path, row=n, field=header("tags"))
+        required(row["date"], path=path, row=n, field=header("date"))
+        cost = "cost_in_billing_currency"
+        required(row[cost], path=path, row=n, field=header(cost))
         month = (row["billing_period_start_date"] or row["date"]).strftime("%Y-%m")
         row.update(
             _schema=schema,
             _billing_month=month,
-            _partition=f"{schema}/{row['billing_account_id'] or row['subscription_id']}/{month}",
+            _partition=_partition(schema, row, month),
             _source_file=str(path),
             _source_row=n,
         )
         row["_row_key"] = natural_key(*path.parts[-3:], n)
-        yield row
+        return row
+
+    def locate(raw: dict[str, Any]) -> tuple[str | None, str | None]:
+        """(billing month, partition) of a bad row, where its dates can still be read."""
+        values = {col: raw[h] for h, col in mapping.items()}
+        day = None
+        for f in ("billing_period_start_date", "date"):
+            try:
+                day = day or parse_day(values.get(f), path=path, row=0, field=f)
+            except RowError:
+                continue
+        if day is None:
+            return None, None
+        ids = {f: text(values.get(f)) for f in ("billing_account_id", "subscription_id")}
+        month = day.strftime("%Y-%m")
+        return month, _partition(schema, ids, month)
+
+    rows = iter_rows(path, source="azure_cost", on_header=on_header)
+    yield from parse_rows("azure_cost", path, rows, parse, locate)
+
+
+def read_cost_file(path: Path) -> Iterator[dict[str, Any]]:
+    """Normalised rows of one cost-details file; raises on the first row it cannot interpret."""
+    return strict(cost_items(path))
+
+
+def _partition(schema: str, row: dict[str, Any], month: str) -> str:
+    return f"{schema}/{row['billing_account_id'] or row['subscription_id']}/{month}"
 
 
 def _header(mapping: dict[str, str], column: str) -> str:
@@ -188,15 +243,18 @@ def azure_cost_source(
         primary_key="_row_key",
         merge_key="_partition",
         columns=COLUMNS,
+        schema_contract=SCHEMA_CONTRACT,
     )
-    def cost_details() -> Iterator[dict[str, Any]]:
-        """Every cost row (all meters) of the billing months in the window."""
+    def cost_details() -> Iterator[Any]:
+        """Every cost row (all meters) of the billing months in the window; rows that cannot
+        be interpreted go to `quarantine`."""
+        quarantine = Quarantine("azure_cost", "cost_details")
+        quarantine.covers(UNKNOWN_PARTITION)  # every file is read on every run
         files = data_files(root)
         if not files:
             log.warning("azure_cost: no export files under %s", root)
         for path in files:
-            for row in read_cost_file(path):
-                if row["_billing_month"] in months:
-                    yield row
+            yield from route(cost_items(path), quarantine, months, "_billing_month")
+        yield from quarantine.markers()
 
-    return cost_details
+    return add_quarantine_table(cost_details)

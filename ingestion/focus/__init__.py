@@ -6,6 +6,12 @@ Reads every `.csv` / `.csv.gz` / `.parquet` under `export_path` and lands ALL ro
 `x_*` columns kept together as JSON text in `x_columns`. A re-delivered billing period
 REPLACES the earlier copy (`merge_key` = billing account + billing period start). The count of
 non-AI rows (ServiceCategory other than 'AI and Machine Learning') is logged per run.
+
+A row that cannot be interpreted (a money or quantity value that is not a number, a bad
+timestamp, an empty `BilledCost` or `BillingPeriodStart`, `Tags` that are not JSON) goes to
+`raw_focus.quarantine` instead (file, row, field, reason, raw row); a file that cannot be read
+or lacks the `BilledCost` or `BillingPeriodStart` column fails the run
+(ingestion/_quarantine.py).
 """
 
 from __future__ import annotations
@@ -20,16 +26,27 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from ingestion._common import SourceDataError, natural_key
+from ingestion._common import natural_key
 from ingestion._export_files import (
     data_files,
     iter_rows,
     map_json,
     money,
     months_in_window,
+    parse_rows,
     plain_json,
+    required,
+    route,
     text,
     utc_iso,
+)
+from ingestion._quarantine import (
+    SCHEMA_CONTRACT,
+    UNKNOWN_PARTITION,
+    Quarantine,
+    RowError,
+    add_quarantine_table,
+    strict,
 )
 
 log = logging.getLogger(__name__)
@@ -86,6 +103,8 @@ RENAMED = {
     "UsageQuantity": "ConsumedQuantity",
     "UsageUnit": "ConsumedUnit",
 }  # 1.3 / 0.5 names
+# columns without which a file has nothing to load
+REQUIRED_COLUMNS = ("BilledCost", "BillingPeriodStart")
 
 
 def snake(name: str) -> str:
@@ -106,21 +125,40 @@ COLUMNS: dict[str, Any] = {
 }
 
 
-def read_focus_file(path: Path, stats: dict[str, int] | None = None) -> Iterator[dict[str, Any]]:
-    """Normalised rows of one FOCUS file; `stats` counts 'rows' and 'non_ai_rows'."""
-    for n, raw in iter_rows(path):
-        raw = {RENAMED.get(k, k): v for k, v in raw.items()} | {
-            k: v for k, v in raw.items() if k in RENAMED.values()
-        }
+def _renamed(raw: dict[str, Any]) -> dict[str, Any]:
+    """FOCUS 1.3 / 0.5 column names read as their 1.2 names (a 1.2 column present wins)."""
+    return {RENAMED.get(k, k): v for k, v in raw.items()} | {
+        k: v for k, v in raw.items() if k in RENAMED.values()
+    }
+
+
+def _missing_columns(header: list[str]) -> list[str]:
+    present = {RENAMED.get(h, h) for h in header}
+    return [c for c in REQUIRED_COLUMNS if c not in present]
+
+
+def _locate(raw: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(billing period, partition) of a bad row, where its period start can still be read."""
+    raw = _renamed(raw)
+    start = utc_iso(raw.get("BillingPeriodStart"), path=Path(), row=0, field="BillingPeriodStart")
+    if not start:
+        return None, None
+    return start[:7], f"{text(raw.get('BillingAccountId'))}/{start[:7]}"
+
+
+def focus_items(path: Path) -> Iterator[dict[str, Any] | RowError]:
+    """Normalised rows of one FOCUS file; a row that cannot be interpreted comes out as a
+    RowError."""
+
+    def parse(n: int, raw: dict[str, Any]) -> dict[str, Any]:
+        raw = _renamed(raw)
         row: dict[str, Any] = {snake(c): text(raw.get(c)) for c in TEXT_COLUMNS}
         for c in TIME_COLUMNS:
             row[snake(c)] = utc_iso(raw.get(c), path=path, row=n, field=c)
         for c in DECIMAL_COLUMNS:
             row[snake(c)] = money(raw.get(c), path=path, row=n, field=c)
-        if row["billed_cost"] is None:
-            raise SourceDataError(f"{path} row {n}: field 'BilledCost' is empty")
-        if not row["billing_period_start"]:
-            raise SourceDataError(f"{path} row {n}: field 'BillingPeriodStart' is empty")
+        required(row["billed_cost"], path=path, row=n, field="BilledCost")
+        required(row["billing_period_start"], path=path, row=n, field="BillingPeriodStart")
         row["tags"] = map_json(raw.get("Tags"), path=path, row=n, field="Tags")
         row["x_columns"] = plain_json(
             {k: v for k, v in raw.items() if k.startswith("x_") and v not in (None, "")}
@@ -134,10 +172,24 @@ def read_focus_file(path: Path, stats: dict[str, int] | None = None) -> Iterator
             _source_row=n,
         )
         row["_row_key"] = natural_key(*path.parts[-3:], n)
-        if stats is not None:
-            stats["rows"] = stats.get("rows", 0) + 1
-            stats["non_ai_rows"] = stats.get("non_ai_rows", 0) + (not row["_is_ai"])
+        return row
+
+    rows = iter_rows(path, source="focus", on_header=_missing_columns)
+    yield from parse_rows("focus", path, rows, parse, _locate)
+
+
+def read_focus_file(path: Path, stats: dict[str, int] | None = None) -> Iterator[dict[str, Any]]:
+    """Normalised rows of one FOCUS file; `stats` counts 'rows' and 'non_ai_rows'; raises on
+    the first row it cannot interpret."""
+    for row in strict(focus_items(path)):
+        _count(stats, row)
         yield row
+
+
+def _count(stats: dict[str, int] | None, row: dict[str, Any]) -> None:
+    if stats is not None:
+        stats["rows"] = stats.get("rows", 0) + 1
+        stats["non_ai_rows"] = stats.get("non_ai_rows", 0) + (not row["_is_ai"])
 
 
 @dlt.source(name="focus", max_table_nesting=0)
@@ -163,17 +215,24 @@ def focus_source(
         primary_key="_row_key",
         merge_key="_partition",
         columns=COLUMNS,
+        schema_contract=SCHEMA_CONTRACT,
     )
-    def focus_rows() -> Iterator[dict[str, Any]]:
-        """Every FOCUS row (AI and non-AI) of the billing periods in the window."""
+    def focus_rows() -> Iterator[Any]:
+        """Every FOCUS row (AI and non-AI) of the billing periods in the window; rows that
+        cannot be interpreted go to `quarantine`."""
         stats: dict[str, int] = {}
+        quarantine = Quarantine("focus", "focus_rows")
+        quarantine.covers(UNKNOWN_PARTITION)  # every file is read on every run
         files = data_files(root)
         if not files:
             log.warning("focus: no FOCUS files under %s", root)
         for path in files:
-            for row in read_focus_file(path, stats):
-                if row["_billing_period"] in months:
-                    yield row
+            items = focus_items(path)
+            for item in route(items, quarantine, months, "_billing_period"):
+                if isinstance(item, dict):
+                    _count(stats, item)
+                yield item
+        yield from quarantine.markers()
         log.info(
             "focus: %d rows read, %d non-AI rows (ServiceCategory != %r) landed but not modelled",
             stats.get("rows", 0),
@@ -181,4 +240,4 @@ def focus_source(
             AI_CATEGORY,
         )
 
-    return focus_rows
+    return add_quarantine_table(focus_rows)

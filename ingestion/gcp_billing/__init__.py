@@ -6,6 +6,12 @@ records flattened to `<record>_<field>` columns, labels and credits kept as JSON
 computed exact `credits_total`. Rows past days keep changing, so every invoice month that
 overlaps the window is loaded whole and REPLACES the earlier copy (`merge_key` = billing
 account + invoice month).
+
+A row that cannot be interpreted (a money value that is not a number, a bad timestamp, an
+empty `cost` or `invoice.month`, labels or credits that are not JSON, a line that is not a JSON
+object) goes to `raw_gcp_billing.quarantine` instead (file, row, field, reason, raw row); a
+file that cannot be read, or a Parquet file without a `cost` or `invoice` column, fails the
+run (ingestion/_quarantine.py).
 """
 
 from __future__ import annotations
@@ -21,16 +27,28 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from ingestion._common import SourceDataError, natural_key
+from ingestion._common import natural_key
 from ingestion._export_files import (
     data_files,
     iter_rows,
     map_json,
+    missing_columns,
     money,
     months_in_window,
+    parse_rows,
     plain_json,
+    required,
+    route,
     text,
     utc_iso,
+)
+from ingestion._quarantine import (
+    SCHEMA_CONTRACT,
+    UNKNOWN_PARTITION,
+    Quarantine,
+    RowError,
+    add_quarantine_table,
+    strict,
 )
 
 log = logging.getLogger(__name__)
@@ -81,34 +99,62 @@ COLUMNS: dict[str, Any] = {
 }
 
 
+# a Parquet export without these columns has nothing to load (JSON-lines has no header: a
+# row without them is quarantined)
+REQUIRED_COLUMNS = ("cost", "invoice")
+
+
 def _rec(raw: dict[str, Any], name: str) -> dict[str, Any]:
     value = raw.get(name)
     return value if isinstance(value, dict) else {}
 
 
-def read_billing_file(path: Path) -> Iterator[dict[str, Any]]:
-    """Rows of one export file; money exact (JSON numbers parsed as Decimal)."""
-    for n, raw in iter_rows(path):
+def _credits(raw: dict[str, Any], path: Path, n: int) -> tuple[Decimal, str | None]:
+    """(exact total, JSON text) of a row's credits: a list of records, or JSON text of one."""
+    credits = raw.get("credits") or []
+    if isinstance(credits, str):
+        try:
+            credits = json.loads(credits, parse_float=Decimal) if credits.strip() else []
+        except json.JSONDecodeError as exc:
+            raise RowError(f"{path} row {n}: field 'credits' is not JSON", field="credits") from exc
+    if not isinstance(credits, list):
+        raise RowError(
+            f"{path} row {n}: field 'credits' is not a list: {str(credits)[:80]!r}", field="credits"
+        )
+    total = Decimal(0)
+    clean_credits = []
+    for i, credit in enumerate(credits):
+        if not isinstance(credit, dict):
+            raise RowError(
+                f"{path} row {n}: field 'credits[{i}]' is not an object: {str(credit)[:80]!r}",
+                field=f"credits[{i}]",
+            )
+        amount = money(credit.get("amount"), path=path, row=n, field=f"credits[{i}].amount")
+        total += amount or 0
+        clean_credits.append({**credit, "amount": str(amount) if amount is not None else None})
+    return total, plain_json(clean_credits)
+
+
+def _locate(raw: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(invoice month, partition) of a bad row, where its invoice month can be read."""
+    month = text(_rec(raw, "invoice").get("month"))
+    if not month:
+        return None, None
+    return month, f"{text(raw.get('billing_account_id'))}/{month}"
+
+
+def billing_items(path: Path) -> Iterator[dict[str, Any] | RowError]:
+    """Rows of one export file; money exact (JSON numbers parsed as Decimal); a row that
+    cannot be interpreted comes out as a RowError."""
+
+    def parse(n: int, raw: dict[str, Any]) -> dict[str, Any]:
         service, sku, project = _rec(raw, "service"), _rec(raw, "sku"), _rec(raw, "project")
         location, usage, invoice = _rec(raw, "location"), _rec(raw, "usage"), _rec(raw, "invoice")
-        credits = raw.get("credits") or []
-        if isinstance(credits, str):
-            try:
-                credits = json.loads(credits, parse_float=Decimal) if credits.strip() else []
-            except json.JSONDecodeError as exc:
-                raise SourceDataError(f"{path} row {n}: field 'credits' is not JSON") from exc
-        total = Decimal(0)
-        clean_credits = []
-        for i, credit in enumerate(credits):
-            amount = money(credit.get("amount"), path=path, row=n, field=f"credits[{i}].amount")
-            total += amount or 0
-            clean_credits.append({**credit, "amount": str(amount) if amount is not None else None})
-        cost = money(raw.get("cost"), path=path, row=n, field="cost")
-        if cost is None:
-            raise SourceDataError(f"{path} row {n}: field 'cost' is empty")
-        month = text(invoice.get("month"))
-        if not month:
-            raise SourceDataError(f"{path} row {n}: field 'invoice.month' is empty")
+        credits_total, credits = _credits(raw, path, n)
+        cost = required(
+            money(raw.get("cost"), path=path, row=n, field="cost"), path=path, row=n, field="cost"
+        )
+        month = required(text(invoice.get("month")), path=path, row=n, field="invoice.month")
         row = {
             "billing_account_id": text(raw.get("billing_account_id")),
             "service_id": text(service.get("id")),
@@ -152,8 +198,8 @@ def read_billing_file(path: Path) -> Iterator[dict[str, Any]]:
                 field="usage.amount_in_pricing_units",
             ),
             "usage_pricing_unit": text(usage.get("pricing_unit")),
-            "credits": plain_json(clean_credits),
-            "credits_total": total,
+            "credits": credits,
+            "credits_total": credits_total,
             "invoice_month": month,
             "cost_type": text(raw.get("cost_type")),
             "_source_file": str(path),
@@ -161,7 +207,15 @@ def read_billing_file(path: Path) -> Iterator[dict[str, Any]]:
         }
         row["_partition"] = f"{row['billing_account_id']}/{month}"
         row["_row_key"] = natural_key(*path.parts[-3:], n)
-        yield row
+        return row
+
+    rows = iter_rows(path, source="gcp_billing", on_header=missing_columns(REQUIRED_COLUMNS))
+    yield from parse_rows("gcp_billing", path, rows, parse, _locate)
+
+
+def read_billing_file(path: Path) -> Iterator[dict[str, Any]]:
+    """Rows of one export file; raises on the first row it cannot interpret."""
+    return strict(billing_items(path))
 
 
 @dlt.source(name="gcp_billing", max_table_nesting=0)
@@ -187,15 +241,18 @@ def gcp_billing_source(
         primary_key="_row_key",
         merge_key="_partition",
         columns=COLUMNS,
+        schema_contract=SCHEMA_CONTRACT,
     )
-    def billing_export() -> Iterator[dict[str, Any]]:
-        """Every row (all services) of the invoice months in the window."""
+    def billing_export() -> Iterator[Any]:
+        """Every row (all services) of the invoice months in the window; rows that cannot be
+        interpreted go to `quarantine`."""
+        quarantine = Quarantine("gcp_billing", "billing_export")
+        quarantine.covers(UNKNOWN_PARTITION)  # every file is read on every run
         files = data_files(root)
         if not files:
             log.warning("gcp_billing: no export files under %s", root)
         for path in files:
-            for row in read_billing_file(path):
-                if row["invoice_month"] in months:
-                    yield row
+            yield from route(billing_items(path), quarantine, months, "invoice_month")
+        yield from quarantine.markers()
 
-    return billing_export
+    return add_quarantine_table(billing_export)

@@ -7,6 +7,7 @@ import csv
 import gzip
 import json
 import logging
+import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +16,6 @@ from typing import Any
 import dlt
 import duckdb
 import pytest
-from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion._common import SourceDataError
 from ingestion.aws_cur import aws_cur_source, read_cur_file
@@ -124,8 +124,13 @@ def test_cur_malformed_money_names_file_row_and_field(tmp_path):
         SourceDataError, match=r"c-00001\.csv row 2: field 'line_item_unblended_cost'"
     ):
         list(read_cur_file(path, "2026-06", "c"))
-    with pytest.raises(PipelineStepFailed, match=r"row 2: field 'line_item_unblended_cost'"):
-        run(tmp_path, "aws_cur", aws_cur_source(str(tmp_path), JUNE, JULY_END))
+    # in a pipeline the row is quarantined and the rest of the file loads
+    con = run(tmp_path, "aws_cur", aws_cur_source(str(tmp_path), JUNE, JULY_END))
+    assert one(con, "select count(*) from raw_aws_cur.cur_line_items") == (3,)
+    assert one(con, "select source_row, field from raw_aws_cur.quarantine") == (
+        2,
+        "line_item_unblended_cost",
+    )
 
 
 # --------------------------------------------------------------------------- GCP billing
@@ -326,9 +331,14 @@ def test_focus_rows_x_columns_non_ai_count_and_restated_period(tmp_path, caplog)
     )
 
 
-def test_focus_malformed_billed_cost(tmp_path):
+def test_focus_malformed_billed_cost_is_quarantined(tmp_path):
     rows = focus_rows("0.33")
     rows[2][0] = "USD 1.92"
-    write_csv(tmp_path / "f.csv", FOCUS_HEADER, rows)
-    with pytest.raises(PipelineStepFailed, match=r"f\.csv row 3: field 'BilledCost'"):
-        run(tmp_path, "focus", focus_source(str(tmp_path), JUNE, JULY_END))
+    write_csv(tmp_path / "focus" / "f.csv", FOCUS_HEADER, rows)
+    con = run(tmp_path, "focus", focus_source(str(tmp_path / "focus"), JUNE, JULY_END))
+    assert one(con, "select count(*), sum(billed_cost) from raw_focus.focus_rows") == (
+        2,
+        Decimal("0.08"),
+    )
+    reason = one(con, "select reason from raw_focus.quarantine where field = 'BilledCost'")[0]
+    assert re.search(r"f\.csv row 3: field 'BilledCost' has value 'USD 1\.92'", reason)
