@@ -4,6 +4,12 @@ JSONL request logs, one file per UTC day.
 Telemetry carries no money; it says which feature, team and customer used which API key and
 model, and drives the allocation of the provider bill. Loaded raw into `raw_telemetry`; all
 modelling happens in dbt.
+
+A record that cannot be interpreted (a request-log line that is not JSON or not an object, or
+lacks a required field or has one of the wrong type; a span without trace/span id or with a
+mistyped attribute) goes to `raw_telemetry.quarantine` (file, line or span number, field,
+reason, raw record) and the rest of the day file loads; an OTLP file that is not JSON or not a
+trace export, or a file that cannot be read, fails the run (ingestion/_quarantine.py).
 """
 
 from __future__ import annotations
@@ -19,7 +25,14 @@ import dlt
 import duckdb
 from dlt.sources import DltResource
 
-from ingestion._common import SourceDataError
+from ingestion._quarantine import (
+    SCHEMA_CONTRACT,
+    BadFileError,
+    Quarantine,
+    RowError,
+    add_quarantine_table,
+    strict,
+)
 
 SOURCE = "telemetry"
 DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(json|jsonl)$")
@@ -146,10 +159,10 @@ def _changed(state: dict[str, Any], path: Path) -> bool:
 
 
 # ---- OTLP/JSON ----------------------------------------------------------------------------
-def _any_value(value: Any, where: str) -> Any:
+def _any_value(value: Any, where: str, field: str) -> Any:
     """The Python value of an OTLP JSON AnyValue (intValue is a string in OTLP JSON)."""
     if not isinstance(value, dict) or len(value) != 1:
-        raise SourceDataError(f"{where}: expected an AnyValue object, got {str(value)[:120]}")
+        raise RowError(f"{where}: expected an AnyValue object, got {str(value)[:120]}", field=field)
     kind, v = next(iter(value.items()))
     if kind == "stringValue":
         return v
@@ -157,169 +170,267 @@ def _any_value(value: Any, where: str) -> Any:
         try:
             return int(v)
         except (TypeError, ValueError):
-            raise SourceDataError(f"{where}: intValue {v!r} is not an integer") from None
+            raise RowError(f"{where}: intValue {v!r} is not an integer", field=field) from None
     if kind in ("boolValue", "doubleValue"):
         return v
     if kind == "arrayValue":
-        return [_any_value(x, where) for x in (v or {}).get("values", [])]
+        values = (v or {}).get("values", []) if isinstance(v, dict) else None
+        if not isinstance(values, list):
+            raise RowError(f"{where}: arrayValue without a 'values' list", field=field)
+        return [_any_value(x, where, field) for x in values]
     if kind == "kvlistValue":
-        return {kv["key"]: _any_value(kv.get("value"), where) for kv in (v or {}).get("values", [])}
+        values = (v or {}).get("values", []) if isinstance(v, dict) else None
+        if not isinstance(values, list):
+            raise RowError(f"{where}: kvlistValue without a 'values' list", field=field)
+        return _attributes(values, where)
     if kind == "bytesValue":
         return v
-    raise SourceDataError(f"{where}: unknown AnyValue kind {kind!r}")
+    raise RowError(f"{where}: unknown AnyValue kind {kind!r}", field=field)
 
 
 def _attributes(items: Any, where: str) -> dict[str, Any]:
     if items is None:
         return {}
     if not isinstance(items, list):
-        raise SourceDataError(f"{where}: 'attributes' is not a list")
+        raise RowError(f"{where}: 'attributes' is not a list", field="attributes")
     out: dict[str, Any] = {}
     for kv in items:
         if not isinstance(kv, dict) or not isinstance(kv.get("key"), str):
-            raise SourceDataError(f"{where}: attribute without a string 'key': {str(kv)[:120]}")
-        out[kv["key"]] = _any_value(kv.get("value"), f"{where} attribute '{kv['key']}'")
+            raise RowError(
+                f"{where}: attribute without a string 'key': {str(kv)[:120]}", field="attributes"
+            )
+        key = kv["key"]
+        out[key] = _any_value(kv.get("value"), f"{where} attribute '{key}'", key)
     return out
 
 
 def _ns(value: Any, where: str, field: str, required: bool) -> int | None:
     if value is None:
         if required:
-            raise SourceDataError(f"{where}: field '{field}' is missing")
+            raise RowError(f"{where}: field '{field}' is missing", field=field)
         return None
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise SourceDataError(
-            f"{where}: field '{field}' has value {value!r}, expected an integer"
+        raise RowError(
+            f"{where}: field '{field}' has value {value!r}, expected an integer", field=field
         ) from None
 
 
-def parse_otlp_file(path: Path, export_day: date) -> Iterator[dict[str, Any]]:
-    """One row per span of an OTLP/JSON ExportTraceServiceRequest file."""
+def _span_row(span: Any, where: str, scope_name: Any, resource: dict[str, Any]) -> dict[str, Any]:
+    """The row of one span; RowError when the span cannot be interpreted."""
+    if not isinstance(span, dict):
+        raise RowError(f"{where}: span is not an object")
+    for field in ("traceId", "spanId"):
+        if not isinstance(span.get(field), str) or not span[field]:
+            raise RowError(f"{where}: field '{field}' is missing or empty", field=field)
+    where = f"{where} (spanId {span['spanId']})"
+    attrs = _attributes(span.get("attributes"), where)
+    status = span.get("status") or {}
+    if not isinstance(status, dict):
+        raise RowError(f"{where}: field 'status' is not an object", field="status")
+    row: dict[str, Any] = {
+        "trace_id": span["traceId"],
+        "span_id": span["spanId"],
+        "parent_span_id": span.get("parentSpanId") or None,
+        "name": span.get("name"),
+        "kind": _ns(span.get("kind"), where, "kind", False),
+        "start_time_unix_nano": _ns(
+            span.get("startTimeUnixNano"), where, "startTimeUnixNano", True
+        ),
+        "end_time_unix_nano": _ns(span.get("endTimeUnixNano"), where, "endTimeUnixNano", False),
+        "status_code": _ns(status.get("code"), where, "status.code", False),
+        "status_message": status.get("message"),
+        **resource,
+        "scope_name": scope_name,
+    }
+    for column, (keys, kind) in SPAN_ATTRIBUTES.items():
+        value = None
+        for k in keys:
+            if k in attrs:
+                value = attrs[k]
+                break
+        if value is not None:
+            ok = (
+                isinstance(value, int) and not isinstance(value, bool)
+                if kind == "int"
+                else isinstance(value, str)
+            )
+            if not ok or (kind == "int" and value < 0):
+                raise RowError(
+                    f"{where}: attribute '{k}' has value {value!r}, expected a "
+                    f"{'non-negative integer' if kind == 'int' else 'string'}",
+                    field=k,
+                )
+        row[column] = value
+    extra = {k: v for k, v in attrs.items() if k not in _KNOWN_SPAN_KEYS}
+    row["attributes_json"] = json.dumps(extra, sort_keys=True) if extra else None
+    return row
+
+
+def _resource(rs: dict[str, Any], where: str) -> tuple[dict[str, Any], str | None]:
+    """(typed resource columns, JSON text of the other resource attributes)."""
+    resource_doc = rs.get("resource") or {}
+    if not isinstance(resource_doc, dict):
+        raise RowError(f"{where}: field 'resource' is not an object", field="resource")
+    res_attrs = _attributes(resource_doc.get("attributes"), where)
+    resource = {c: res_attrs.get(k) for c, k in RESOURCE_ATTRIBUTES.items()}
+    if resource["deployment_environment"] is None:
+        resource["deployment_environment"] = res_attrs.get("deployment.environment")
+    extra_res = {k: v for k, v in res_attrs.items() if k not in _KNOWN_RESOURCE_KEYS}
+    return resource, json.dumps(extra_res, sort_keys=True) if extra_res else None
+
+
+def _list(value: Any, where: str, field: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RowError(f"{where}: field '{field}' is not a list", field=field)
+    return value
+
+
+def otlp_items(path: Path, export_day: date) -> Iterator[dict[str, Any] | RowError]:
+    """One row per span of an OTLP/JSON ExportTraceServiceRequest file; a span that cannot be
+    interpreted comes out as a RowError whose row is the span's 1-based position in the file
+    (a malformed resourceSpans or scopeSpans entry counts as one position)."""
     try:
         doc = json.loads(path.read_bytes())
     except json.JSONDecodeError as exc:
-        raise SourceDataError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+        raise BadFileError(
+            f"telemetry: {path}: invalid JSON at line {exc.lineno}: {exc.msg}"
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadFileError(f"telemetry: {path}: cannot be read: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("resourceSpans"), list):
-        raise SourceDataError(f"{path}: no 'resourceSpans' list (not an OTLP/JSON trace export)")
+        raise BadFileError(
+            f"telemetry: {path}: no 'resourceSpans' list (not an OTLP/JSON trace export)"
+        )
+    n = 0
     for r, rs in enumerate(doc["resourceSpans"]):
         rwhere = f"{path} resourceSpans[{r}]"
-        res_attrs = _attributes((rs.get("resource") or {}).get("attributes"), rwhere)
-        resource = {c: res_attrs.get(k) for c, k in RESOURCE_ATTRIBUTES.items()}
-        if resource["deployment_environment"] is None:
-            resource["deployment_environment"] = res_attrs.get("deployment.environment")
-        extra_res = {k: v for k, v in res_attrs.items() if k not in _KNOWN_RESOURCE_KEYS}
-        res_json = json.dumps(extra_res, sort_keys=True) if extra_res else None
-        for s, ss in enumerate(rs.get("scopeSpans") or []):
-            scope_name = (ss.get("scope") or {}).get("name")
-            for i, span in enumerate(ss.get("spans") or []):
-                where = f"{path} resourceSpans[{r}].scopeSpans[{s}].spans[{i}]"
-                if not isinstance(span, dict):
-                    raise SourceDataError(f"{where}: span is not an object")
-                for field in ("traceId", "spanId"):
-                    if not isinstance(span.get(field), str) or not span[field]:
-                        raise SourceDataError(f"{where}: field '{field}' is missing or empty")
-                where = f"{where} (spanId {span['spanId']})"
-                attrs = _attributes(span.get("attributes"), where)
-                status = span.get("status") or {}
-                row: dict[str, Any] = {
-                    "trace_id": span["traceId"],
-                    "span_id": span["spanId"],
-                    "parent_span_id": span.get("parentSpanId") or None,
-                    "name": span.get("name"),
-                    "kind": _ns(span.get("kind"), where, "kind", False),
-                    "start_time_unix_nano": _ns(
-                        span.get("startTimeUnixNano"), where, "startTimeUnixNano", True
-                    ),
-                    "end_time_unix_nano": _ns(
-                        span.get("endTimeUnixNano"), where, "endTimeUnixNano", False
-                    ),
-                    "status_code": _ns(status.get("code"), where, "status.code", False),
-                    "status_message": status.get("message"),
-                    **resource,
-                    "scope_name": scope_name,
-                }
-                for column, (keys, kind) in SPAN_ATTRIBUTES.items():
-                    value = None
-                    for k in keys:
-                        if k in attrs:
-                            value = attrs[k]
-                            break
-                    if value is not None:
-                        ok = (
-                            isinstance(value, int) and not isinstance(value, bool)
-                            if kind == "int"
-                            else isinstance(value, str)
-                        )
-                        if not ok or (kind == "int" and value < 0):
-                            raise SourceDataError(
-                                f"{where}: attribute '{k}' has value {value!r}, expected a "
-                                f"{'non-negative integer' if kind == 'int' else 'string'}"
-                            )
-                    row[column] = value
-                extra = {k: v for k, v in attrs.items() if k not in _KNOWN_SPAN_KEYS}
-                row["attributes_json"] = json.dumps(extra, sort_keys=True) if extra else None
+        try:
+            if not isinstance(rs, dict):
+                raise RowError(f"{rwhere}: not an object")
+            scope_spans = _list(rs.get("scopeSpans"), rwhere, "scopeSpans")
+        except RowError as exc:
+            n += 1
+            exc.path, exc.row, exc.raw = path, n, rs
+            yield exc
+            continue
+        try:
+            resource, res_json = _resource(rs, rwhere)
+            resource_error = None
+        except RowError as exc:
+            resource, res_json, resource_error = {}, None, exc
+        for s, ss in enumerate(scope_spans):
+            swhere = f"{rwhere}.scopeSpans[{s}]"
+            try:
+                if not isinstance(ss, dict):
+                    raise RowError(f"{swhere}: not an object")
+                spans = _list(ss.get("spans"), swhere, "spans")
+                scope = ss.get("scope") or {}
+                scope_name = scope.get("name") if isinstance(scope, dict) else None
+            except RowError as exc:
+                n += 1
+                exc.path, exc.row, exc.raw = path, n, ss
+                yield exc
+                continue
+            for i, span in enumerate(spans):
+                n += 1
+                try:
+                    if resource_error is not None:
+                        # every span of a resource whose attributes cannot be read is bad
+                        raise RowError(str(resource_error), field=resource_error.field)
+                    row = _span_row(span, f"{swhere}.spans[{i}]", scope_name, resource)
+                except RowError as exc:
+                    exc.path, exc.row, exc.raw = path, n, span
+                    yield exc
+                    continue
                 row["resource_attributes_json"] = res_json
                 row["export_date"] = export_day
                 row["_source_file"] = path.name
                 yield row
 
 
+def parse_otlp_file(path: Path, export_day: date) -> Iterator[dict[str, Any]]:
+    """One row per span of an OTLP/JSON file; raises on the first span it cannot interpret."""
+    return strict(otlp_items(path, export_day))
+
+
 # ---- JSONL request log --------------------------------------------------------------------
-def _first_bad_line(path: Path) -> tuple[int, str]:
-    with path.open("rb") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                return n, f"invalid JSON ({exc.msg})"
-            if not isinstance(obj, dict):
-                return n, "not a JSON object"
-    return 0, "unreadable"
+_EXPECTED = {"text": "a string", "bigint": "a non-negative integer", "bool": "a boolean"}
 
 
-def read_request_log(con: duckdb.DuckDBPyConnection, path: Path, export_day: date) -> list[dict]:
-    """Rows of one JSONL request log, parsed and type-checked by DuckDB.
+def _log_problem(path: Path, line: int, text: str, valid: bool, field: str | None) -> RowError:
+    """The RowError of a request-log line DuckDB flagged: not valid JSON, not a JSON object
+    (`field` None), or a record whose `field` is missing or of the wrong type."""
+    where = f"{path} line {line}"
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return RowError(f"{where}: invalid JSON ({exc.msg})", path=path, row=line, raw=text)
+    if not valid:
+        return RowError(f"{where}: invalid JSON", path=path, row=line, raw=text)
+    if not isinstance(record, dict) or field is None:
+        return RowError(f"{where}: not a JSON object", path=path, row=line, raw=text)
+    kind, _ = LOG_FIELDS[field]
+    value = record.get(field)
+    if value is None:
+        why = "is missing"
+    elif field == "timestamp" and isinstance(value, str):
+        why = f"has value {value!r}, expected an RFC 3339 timestamp"
+    else:
+        why = f"has value {json.dumps(value)[:80]}, expected {_EXPECTED[kind]}"
+    return RowError(f"{where}: field '{field}' {why}", path=path, row=line, field=field, raw=text)
 
-    A record with a missing required field or a value of the wrong type raises SourceDataError
-    naming the file, line and field.
+
+def read_request_log(
+    con: duckdb.DuckDBPyConnection, path: Path, export_day: date
+) -> tuple[list[dict[str, Any]], list[RowError]]:
+    """(rows, problems) of one JSONL request log, parsed and type-checked by DuckDB.
+
+    A line that is not a JSON object, or a record with a missing required field or a value of
+    the wrong type, is a problem naming the file, the line (1-based, blank lines counted) and
+    the field; the other lines are rows. A file that is not UTF-8 text raises BadFileError.
     """
     try:
         con.execute(
-            "create or replace temp table log as select row_number() over () as _line, "
-            "json as j from read_ndjson_objects(?)",
+            "create or replace temp table lines as "
+            "select unnest(generate_series(1, len(l))) as _line, unnest(l) as t "
+            "from (select string_split(replace(ltrim(content, chr(65279)), chr(13), ''), chr(10)) "
+            "as l "
+            "from read_text(?))",
             [str(path)],
         )
-        con.execute("select count(*) from log where json_type(j) <> 'OBJECT'").fetchone()
     except duckdb.Error as exc:
-        line, why = _first_bad_line(path)
-        raise SourceDataError(f"{path} line {line}: {why}") from exc
+        raise BadFileError(f"telemetry: {path}: cannot be read as text: {exc}") from exc
+    con.execute(
+        "create or replace temp table log as select _line, t, "
+        "case when json_valid(t) then t::json end as j from lines where trim(t) <> ''"
+    )
     checks = []
-    for field, (kind, required) in LOG_FIELDS.items():
+    for field, (kind, is_required) in LOG_FIELDS.items():
         types = ", ".join(f"'{t}'" for t in _JSON_TYPES[kind])
         jt = f"json_type(j, '$.{field}')"
         cond = f"({jt} is not null and {jt} <> 'NULL' and {jt} not in ({types}))"
-        if required:
+        if is_required:
             cond += f" or json_extract_string(j, '$.{field}') is null"
         if kind == "bigint":
             cond += f" or try_cast(json_extract_string(j, '$.{field}') as bigint) < 0"
         if field == "timestamp":
             cond += " or try_cast(json_extract_string(j, '$.timestamp') as timestamptz) is null"
         checks.append(f"when {cond} then '{field}'")
-    bad = con.execute(
-        f"select _line, case {' '.join(checks)} end as field, j from log "
-        "where json_type(j) <> 'OBJECT' or field is not null order by _line limit 1"
-    ).fetchone()
-    if bad is not None:
-        line, field, record = bad
-        if field is None:
-            raise SourceDataError(f"{path} line {line}: not a JSON object")
-        raise SourceDataError(
-            f"{path} line {line}: field '{field}' is missing or invalid in {str(record)[:200]}"
-        )
+    con.execute(
+        "create or replace temp table bad as "
+        f"select _line, t, j is not null as valid, "
+        "case when j is null or json_type(j) <> 'OBJECT' then null "
+        f"{' '.join(checks)} end as field from log "
+        "where j is null or json_type(j) <> 'OBJECT' or field is not null"
+    )
+    problems = [
+        _log_problem(path, line, text, valid, field)
+        for line, text, valid, field in con.execute("select * from bad order by _line").fetchall()
+    ]
     casts = []
     for field, (kind, _) in LOG_FIELDS.items():
         sql_type = {"text": "varchar", "bigint": "bigint", "bool": "boolean"}[kind]
@@ -328,7 +439,7 @@ def read_request_log(con: duckdb.DuckDBPyConnection, path: Path, export_day: dat
         f"select {', '.join(casts)}, "
         "epoch_us(cast(json_extract_string(j, '$.timestamp') as timestamptz)) "
         "as timestamp_unix_us, "
-        "_line from log order by _line"
+        "_line from log where _line not in (select _line from bad) order by _line"
     )
     names = [d[0] for d in cur.description]
     rows = []
@@ -337,7 +448,7 @@ def read_request_log(con: duckdb.DuckDBPyConnection, path: Path, export_day: dat
         row["export_date"] = export_day
         row["_source_file"] = path.name
         rows.append(row)
-    return rows
+    return rows, problems
 
 
 @dlt.source(name="telemetry", max_table_nesting=0)
@@ -371,21 +482,31 @@ def telemetry_source(
         merge_key="export_date",
         columns=SPAN_COLUMNS,
         file_format="jsonl",
+        schema_contract=SCHEMA_CONTRACT,
     )
-    def otlp_spans() -> Iterator[list[dict[str, Any]]]:
-        """One row per span of the OTLP/JSON trace exports."""
+    def otlp_spans() -> Iterator[Any]:
+        """One row per span of the OTLP/JSON trace exports; spans that cannot be interpreted
+        go to `quarantine`."""
         state = dlt.current.resource_state().setdefault("files", {})
+        quarantine = Quarantine(SOURCE, "otlp_spans")
         for day, path in day_files(root / "otlp", "json", start_date, end_date):
             if not _changed(state, path):
                 continue
+            partition = f"otlp_spans/{day}"
+            quarantine.covers(partition)
             batch: list[dict[str, Any]] = []
-            for row in parse_otlp_file(path, day):
-                batch.append(row)
+            for item in otlp_items(path, day):
+                if isinstance(item, RowError):
+                    item.partition = partition
+                    yield quarantine.put(item)
+                    continue
+                batch.append(item)
                 if len(batch) >= 20_000:
                     yield batch
                     batch = []
             if batch:
                 yield batch
+        yield from quarantine.markers()
 
     @dlt.resource(
         name="request_log",
@@ -394,17 +515,26 @@ def telemetry_source(
         merge_key="export_date",
         columns=LOG_COLUMNS,
         file_format="jsonl",
+        schema_contract=SCHEMA_CONTRACT,
     )
-    def request_log() -> Iterator[list[dict[str, Any]]]:
-        """One row per request of the JSONL application request logs."""
+    def request_log() -> Iterator[Any]:
+        """One row per request of the JSONL application request logs; lines that cannot be
+        interpreted go to `quarantine`."""
         state = dlt.current.resource_state().setdefault("files", {})
+        quarantine = Quarantine(SOURCE, "request_log")
         with duckdb.connect() as con:
             con.execute("set timezone = 'UTC'")
             for day, path in day_files(root / "requests", "jsonl", start_date, end_date):
                 if not _changed(state, path):
                     continue
-                rows = read_request_log(con, path, day)
+                partition = f"request_log/{day}"
+                quarantine.covers(partition)
+                rows, problems = read_request_log(con, path, day)
+                for problem in problems:
+                    problem.partition = partition
+                    yield quarantine.put(problem)
                 for i in range(0, len(rows), 20_000):
                     yield rows[i : i + 20_000]
+        yield from quarantine.markers()
 
-    return [otlp_spans, request_log]
+    return [add_quarantine_table(otlp_spans), add_quarantine_table(request_log)]
