@@ -1,0 +1,31 @@
+{#- The `quarantine` table of a raw dataset (declared in its `_<source>__sources.yml`), or an
+    empty relation with the given typed columns when it does not exist yet.
+
+    Unlike `source_or_empty`, it does not call `source()`: the quarantine table is written by
+    the dataset's data resource (dlt `with_table_name`), so Dagster has no asset of its own for
+    it and a `source()` dependency would dangle. The model that calls this declares
+    `-- depends_on: {{ source(<dataset>, <data table>) }}` for lineage instead. -#}
+{% macro quarantine_or_empty(source_name, columns) -%}
+    {%- set relation = none -%}
+    {%- if execute -%}
+        {%- set unique_id = 'source.' ~ project_name ~ '.' ~ source_name ~ '.quarantine' -%}
+        {%- set node = graph.sources.get(unique_id) -%}
+        {%- if node is none -%}
+            {{ exceptions.raise_compiler_error(
+                "quarantine_or_empty: " ~ unique_id ~ " is not declared in a sources yml") }}
+        {%- endif -%}
+        {%- set relation = adapter.get_relation(
+                database=node.database, schema=node.schema, identifier=node.identifier) -%}
+    {%- endif -%}
+    {%- if relation is none -%}
+        (
+            select
+            {%- for name, data_type in columns.items() %}
+                cast(null as {{ data_type }}) as {{ name }}{% if not loop.last %},{% endif %}
+            {%- endfor %}
+            where 1 = 0
+        )
+    {%- else -%}
+        {{ relation }}
+    {%- endif -%}
+{%- endmacro %}
