@@ -67,7 +67,8 @@ def _raw_rows(con: duckdb.DuckDBPyConnection, provider: str) -> int:
         tables = _query(
             con,
             "select table_name from information_schema.tables "
-            f"where table_schema = '{spec.dataset}' and table_name not like '\\_dlt%' escape '\\'",
+            f"where table_schema = '{spec.dataset}' and table_name not like '\\_dlt%' escape '\\'"
+            " and table_name <> 'quarantine'",
         )
         for (table,) in tables:
             total += int(_query(con, f'select count(*) from "{spec.dataset}"."{table}"')[0][0])
@@ -110,12 +111,31 @@ def summarize(settings: Settings) -> str:
                 f"{int(tokens_in or 0):>18,}{int(tokens_out or 0):>17,}"
             )
         lines.append(f"{'total':<14}{'':>22}{total:>15,.2f}")
+        lines.append(quarantine_line(con))
         lines.extend(_allocation_lines(con, settings))
         lines.extend(_analytics_lines(con))
     focus_csv = settings.warehouse.parent / "exports" / "focus" / "focus_ai_spend.csv"
     if focus_csv.exists():
         lines.append(f"FOCUS 1.2  {focus_csv} (and .parquet)")
     return "\n".join(lines)
+
+
+def quarantine_line(con: duckdb.DuckDBPyConnection) -> str:
+    """How many rows the file sources could not interpret and set aside (not in any figure
+    above), per source: the `quarantine` tables of the raw datasets."""
+    from orchestration.sources import SOURCES
+
+    counts = {}
+    for spec in SOURCES.values():
+        rows = _query(con, f'select count(*) from "{spec.dataset}".quarantine')
+        if rows and rows[0][0]:
+            counts[spec.name] = int(rows[0][0])
+    if not counts:
+        return "Quarantined rows: none"
+    detail = ", ".join(f"{name} {n:,}" for name, n in counts.items())
+    return (
+        f"Quarantined rows: {sum(counts.values()):,} ({detail}) — see marts.data_quality_quarantine"
+    )
 
 
 def _allocation_lines(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:

@@ -9,6 +9,7 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from ingestion._common import day_start_unix
+from ingestion._quarantine import with_quarantine_counts
 from orchestration.settings import DEFAULT_WAREHOUSE, PROJECT_ROOT, Settings, load_settings
 from orchestration.sources import SOURCES, SourceInputs, SourceSpec
 from orchestration.warehouse import dlt_pipeline, earliest_loaded_unix
@@ -90,11 +91,14 @@ def build_source_assets(spec: SourceSpec) -> dg.AssetsDefinition:
             f"(end exclusive, lookback {settings.lookback_days} d"
             f"{', backfill of the whole window' if backfill else ''})"
         )
-        yield from dlt.run(
+        pipeline = dlt_pipeline(spec.name, settings.warehouse, settings.dlt_pipelines_dir)
+        events = dlt.run(
             context=context,
             dlt_source=source_inputs.build(spec.name, settings, backfill=backfill),
-            dlt_pipeline=dlt_pipeline(spec.name, settings.warehouse, settings.dlt_pipelines_dir),
+            dlt_pipeline=pipeline,
         )
+        # file sources: `quarantined_rows`, the rows this load set aside in raw_<source>.quarantine
+        yield from with_quarantine_counts(events, pipeline)
 
     return _assets
 
