@@ -148,7 +148,10 @@ def _parquet_rows(
     try:
         con.execute("set timezone = 'UTC'")
         try:
-            rel = con.execute("select * from read_parquet(?)", [str(path)])
+            # the file's own columns: no `BILLING_PERIOD` column from a hive-style folder name
+            rel = con.execute(
+                "select * from read_parquet(?, hive_partitioning = false)", [str(path)]
+            )
         except duckdb.Error as exc:
             raise BadFileError(f"{source}: {path}: not a readable Parquet file: {exc}") from exc
         names = [d[0] for d in rel.description]
