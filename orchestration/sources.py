@@ -232,11 +232,14 @@ def open_inputs(settings: Any, env: Mapping[str, str] | None = None) -> Iterator
         return
 
     from ingestion.simulator import SimConfig, Simulator
+    from ingestion.simulator.faults import FaultPlan, parse_modes
 
     config = SimConfig(
         seed=settings.simulator_seed, start=settings.start_date, end=settings.end_date
     )
-    with Simulator(config) as sim:
+    # fault drills on the embedded simulator: AISPEND_SIMULATOR_FAULTS=rate_limit,page_skip
+    modes = parse_modes(env.get("AISPEND_SIMULATOR_FAULTS", ""))
+    with Simulator(config, faults=FaultPlan(modes) if modes else None) as sim:
         for spec in need_api:
             url, key = simulated_endpoint(sim, config, spec.name)
             inputs[spec.name] = SourceInput(spec.name, True, base_url=url, api_key=key)

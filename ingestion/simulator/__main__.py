@@ -9,6 +9,7 @@ import threading
 from datetime import date
 
 from ingestion.simulator.config import SimConfig
+from ingestion.simulator.faults import MODES, FaultPlan, parse_modes
 from ingestion.simulator.sim import Simulator
 
 
@@ -26,6 +27,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--truth", help="write ground-truth JSON to this path")
     parser.add_argument("--legacy-fields", action="store_true", help="Dec-2024 OpenAI fields")
+    parser.add_argument(
+        "--faults",
+        type=parse_modes,
+        default=(),
+        help=f"comma-separated fault modes to serve: {', '.join(MODES)}",
+    )
+    parser.add_argument(
+        "--page-limit", type=int, help="cap the page size of the usage/cost endpoints"
+    )
     args = parser.parse_args(argv)
     cfg = SimConfig(
         seed=args.seed,
@@ -35,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         openai_legacy_fields=args.legacy_fields,
     )
-    with Simulator(cfg) as sim:
+    faults = FaultPlan(args.faults, page_limit=args.page_limit) if args.faults else None
+    with Simulator(cfg, faults=faults) as sim:
         if args.truth:
             print(f"ground truth: {sim.write_ground_truth(args.truth)}")
         print(f"OpenAI:    {sim.openai_base_url}  (Authorization: Bearer {cfg.openai_key})")
@@ -43,6 +54,8 @@ def main(argv: list[str] | None = None) -> None:
             f"Anthropic: {sim.anthropic_base_url}  (x-api-key: {cfg.anthropic_key}, "
             "anthropic-version: 2023-06-01)"
         )
+        if faults:
+            print(f"Faults:    {', '.join(faults.modes)}")
         print("Ctrl-C to stop", flush=True)
         signal.signal(signal.SIGTERM, _interrupt)  # stop cleanly under process managers too
         with contextlib.suppress(KeyboardInterrupt):

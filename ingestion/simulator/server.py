@@ -11,6 +11,9 @@ import base64
 import binascii
 import hashlib
 import json
+import socket
+import struct
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -42,6 +45,8 @@ ANTHROPIC_COST_GROUPS = ("workspace_id", "description")
 
 Response = tuple[int, dict[str, str], bytes]
 Params = dict[str, list[str]]
+#: A "response" that drops the connection instead (a reset, as a proxy or load balancer does)
+RESET: Response = (0, {}, b"")
 
 
 class ApiError(Exception):
@@ -77,6 +82,9 @@ class Faults:
     def after(self, provider: str, path: str, response: Response) -> Response:
         """Called with the finished response."""
         return response
+
+    def bind(self, fetch: Callable[[str, str, Params], Response]) -> None:
+        """Receive `fetch(provider, path, params)`, which serves a request without faults."""
 
 
 # ---- helpers ------------------------------------------------------------------------------
@@ -729,11 +737,27 @@ class SimHTTPServer(ThreadingHTTPServer):
         self.config = config
         self.org = org
         self.faults = faults or Faults()
+        self.faults.bind(self.serve_internally)
         self.openai = OpenAIApi(org, config)
         self.anthropic = AnthropicApi(org, config)
         self.cursor = cursor_api.CursorApi(config)
         self.request_count = 0
         self._count_lock = threading.Lock()
+
+    def serve_internally(self, provider: str, path: str, params: Params) -> Response:
+        """A 200 response to an authenticated request, bypassing the HTTP layer and faults."""
+        handler = SimHandler.__new__(SimHandler)
+        handler.server = self
+        return (
+            200,
+            {"Content-Type": "application/json"},
+            json_body(handler._route(provider, path, params)),
+        )
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (timeout, reset) is expected under faults: no traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)
 
     def next_request_number(self) -> int:
         """Count a request (tests assert on paging round-trips)."""
@@ -884,6 +908,12 @@ class SimHandler(BaseHTTPRequestHandler):
 
     def _send(self, response: Response) -> None:
         status, headers, body = response
+        if status == RESET[0]:
+            # SO_LINGER 0: close() sends a TCP RST, the client sees "connection reset by peer"
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
