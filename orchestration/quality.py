@@ -59,6 +59,33 @@ def stale_providers(
     return out
 
 
+#: provider -> (raw dataset, cost endpoint) whose reported buckets say a day was read as empty
+REPORTED_COST_ENDPOINTS = {
+    "openai": ("raw_openai", "/organization/costs"),
+    "anthropic": ("raw_anthropic", "/v1/organizations/cost_report"),
+}
+
+
+def reported_empty_days(con: duckdb.DuckDBPyConnection, provider: str) -> set[date]:
+    """Days the provider's cost API reported as an empty bucket on its latest read."""
+    if provider not in REPORTED_COST_ENDPOINTS:
+        return set()
+    dataset, endpoint = REPORTED_COST_ENDPOINTS[provider]
+    exists = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = ? and table_name = 'reported_buckets'",
+        [dataset],
+    ).fetchone()
+    if not exists or not exists[0]:
+        return set()
+    rows = con.execute(
+        f"select distinct cast(to_timestamp(bucket_start) at time zone 'UTC' as date) "
+        f"from {dataset}.reported_buckets where endpoint = ? and results = 0",
+        [endpoint],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
 def missing_days(
     con: duckdb.DuckDBPyConnection, providers: list[str], start: date, end: date
 ) -> dict[str, list[date]]:
@@ -66,7 +93,7 @@ def missing_days(
     wanted = [p for p in providers if p in FRESHNESS_LAG_DAYS]
     out = {}
     for provider, days in _days_by_provider(con, wanted, start, end).items():
-        have = set(days)
+        have = set(days) | reported_empty_days(con, provider)
         span = (days[-1] - days[0]).days + 1
         holes = [d for d in (days[0] + timedelta(days=i) for i in range(span)) if d not in have]
         if holes:

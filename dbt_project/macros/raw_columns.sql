@@ -152,3 +152,16 @@
         'project_id': 'varchar'
     }) }}
 {%- endmacro %}
+
+{#- What a bucket endpoint reported, per bucket (ingestion._common.BucketPages); the OpenAI
+    tables carry `start_time`, the Anthropic ones `bucket_start`, each source's cursor. -#}
+{% macro raw_columns__reported_buckets(cursor_column) -%}
+    {{ return({
+        'endpoint': 'varchar',
+        'bucket_start': 'bigint',
+        'bucket_end': 'bigint',
+        'results': 'bigint',
+        'amount': 'decimal(38, 12)',
+        cursor_column: 'bigint'
+    }) }}
+{%- endmacro %}

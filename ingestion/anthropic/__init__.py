@@ -19,14 +19,17 @@ from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginat
 
 from ingestion._common import (
     DAY_SECONDS,
+    BucketPages,
     DayWindow,
+    KeyRegistry,
     SourceDataError,
     cursor_client,
-    flatten_buckets,
     natural_key,
+    reported_rows,
     rfc3339_to_unix,
     to_decimal,
     unix_to_rfc3339,
+    with_reported_table,
 )
 
 SOURCE = "anthropic"
@@ -94,7 +97,16 @@ def _key_auth(api_key: str) -> APIKeyAuth:
     return APIKeyAuth(name="x-api-key", api_key=api_key, location="header")
 
 
-@dlt.source(name="anthropic", max_table_nesting=0)
+# new fields and columns are welcome; a column changing type fails the load (see ingestion.openai)
+SCHEMA_CONTRACT: dict[str, Any] = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
+BUCKET_FIELDS = ("starting_at", "ending_at")
+
+
+def _cost_cents(result: dict[str, Any]) -> Any:
+    return to_decimal(result.get("amount"), source="anthropic cost_report", field="amount")
+
+
+@dlt.source(name="anthropic", max_table_nesting=0, schema_contract=SCHEMA_CONTRACT)
 def anthropic_source(
     api_key: str = dlt.secrets.value,
     base_url: str = DEFAULT_BASE_URL,
@@ -117,9 +129,8 @@ def anthropic_source(
     window = DayWindow(start_date, end_date, lookback_days, backfill)
     client = cursor_client(base_url, {"anthropic-version": API_VERSION}, auth=_key_auth(api_key))
 
-    def bounds(updated: dlt.sources.incremental[int]) -> tuple[str, str] | None:
-        unix = window.request_bounds(updated)
-        return None if unix is None else (unix_to_rfc3339(unix[0]), unix_to_rfc3339(unix[1]))
+    def bounds(updated: dlt.sources.incremental[int]) -> tuple[int, int] | None:
+        return window.request_bounds(updated)
 
     @dlt.resource(
         name="messages_usage",
@@ -136,15 +147,23 @@ def anthropic_source(
         if span is None:
             return
         params = {
-            "starting_at": span[0],
-            "ending_at": span[1],
+            "starting_at": unix_to_rfc3339(span[0]),
+            "ending_at": unix_to_rfc3339(span[1]),
             "bucket_width": "1d",
             "limit": 31,
             "group_by[]": list(USAGE_GROUP_BY),
         }
-        pages = client.paginate("/v1/organizations/usage_report/messages", params=params)
-        buckets = flatten_buckets(pages, ("starting_at", "ending_at"))
-        for seq, (bucket, result) in enumerate(buckets):
+        pages = BucketPages(
+            client,
+            SOURCE,
+            "/v1/organizations/usage_report/messages",
+            params,
+            span,
+            BUCKET_FIELDS,
+            to_unix=rfc3339_to_unix,
+        )
+        keys = KeyRegistry()
+        for seq, (bucket, result) in enumerate(pages):
             row = _flatten(result)
             row.update(
                 starting_at=bucket["starting_at"],
@@ -153,10 +172,11 @@ def anthropic_source(
                 bucket_width="1d",
                 _seq=seq,
             )
-            row["_row_key"] = natural_key(
+            row["_row_key"] = keys.key(
                 row["bucket_start"], *(result.get(f) for f in USAGE_GROUP_BY)
             )
             yield row
+        yield from reported_rows(pages, "bucket_start")
 
     @dlt.resource(
         name="cost_report",
@@ -173,33 +193,44 @@ def anthropic_source(
         if span is None:
             return
         params = {
-            "starting_at": span[0],
-            "ending_at": span[1],
+            "starting_at": unix_to_rfc3339(span[0]),
+            "ending_at": unix_to_rfc3339(span[1]),
             "bucket_width": "1d",
             "limit": 31,
             "group_by[]": list(COST_GROUP_BY),
         }
-        pages = client.paginate("/v1/organizations/cost_report", params=params)
-        buckets = flatten_buckets(pages, ("starting_at", "ending_at"))
-        for seq, (bucket, result) in enumerate(buckets):
+        pages = BucketPages(
+            client,
+            SOURCE,
+            "/v1/organizations/cost_report",
+            params,
+            span,
+            BUCKET_FIELDS,
+            to_unix=rfc3339_to_unix,
+            amount_of=_cost_cents,
+        )
+        keys = KeyRegistry()
+        for seq, (bucket, result) in enumerate(pages):
             row: dict[str, Any] = {
                 "starting_at": bucket["starting_at"],
                 "ending_at": bucket["ending_at"],
                 "bucket_start": rfc3339_to_unix(bucket["starting_at"]),
-                "amount_cents": to_decimal(
-                    result.get("amount"), source="anthropic cost_report", field="amount"
-                ),
+                "amount_cents": _cost_cents(result),
                 "amount_raw": result.get("amount"),
                 "currency": result.get("currency"),
                 **{f: result.get(f) for f in (*COST_GROUP_BY, *COST_DETAIL_FIELDS)},
                 "_seq": seq,
             }
-            row["_row_key"] = natural_key(
+            row["_row_key"] = keys.key(
                 row["bucket_start"], *(result.get(f) for f in (*COST_GROUP_BY, *COST_DETAIL_FIELDS))
             )
             yield row
+        yield from reported_rows(pages, "bucket_start")
 
-    return [messages_usage, cost_report]
+    return [
+        with_reported_table(messages_usage, "bucket_start"),
+        with_reported_table(cost_report, "bucket_start"),
+    ]
 
 
 # ---- Claude Code usage report (a separate source: dataset `raw_claude_code`) -----------------

@@ -16,11 +16,13 @@ from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 
 from ingestion._common import (
+    BucketPages,
     DayWindow,
+    KeyRegistry,
     cursor_client,
-    flatten_buckets,
-    natural_key,
+    reported_rows,
     to_decimal,
+    with_reported_table,
 )
 
 SOURCE = "openai"
@@ -106,7 +108,21 @@ def _other_usage_columns(metrics: tuple[str, ...], groups: tuple[str, ...]) -> d
     }
 
 
-@dlt.source(name="openai", max_table_nesting=0)
+# New fields and columns are welcome (providers add them); a column changing type is not: a
+# number arriving as text must fail the load, never land in a `__v_text` variant column that
+# the models do not read (money would silently go missing).
+SCHEMA_CONTRACT: dict[str, Any] = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
+BUCKET_FIELDS = ("start_time", "end_time")
+
+
+def _cost_amount(result: dict[str, Any]) -> Any:
+    amount = result.get("amount") or {}
+    return to_decimal(
+        amount.get("value"), source="openai /organization/costs", field="amount.value"
+    )
+
+
+@dlt.source(name="openai", max_table_nesting=0, schema_contract=SCHEMA_CONTRACT)
 def openai_source(
     api_key: str = dlt.secrets.value,
     base_url: str = DEFAULT_BASE_URL,
@@ -152,8 +168,11 @@ def openai_source(
             "limit": 31,
             "group_by": list(USAGE_GROUP_BY),
         }
-        pages = client.paginate("/organization/usage/completions", params=params)
-        for seq, (bucket, result) in enumerate(flatten_buckets(pages, ("start_time", "end_time"))):
+        pages = BucketPages(
+            client, SOURCE, "/organization/usage/completions", params, bounds, BUCKET_FIELDS
+        )
+        keys = KeyRegistry()
+        for seq, (bucket, result) in enumerate(pages):
             row = {k: v for k, v in result.items() if k != "object"}
             row.update(
                 start_time=int(bucket["start_time"]),
@@ -161,10 +180,9 @@ def openai_source(
                 bucket_width="1d",
                 _seq=seq,
             )
-            row["_row_key"] = natural_key(
-                row["start_time"], *(result.get(f) for f in USAGE_GROUP_BY)
-            )
+            row["_row_key"] = keys.key(row["start_time"], *(result.get(f) for f in USAGE_GROUP_BY))
             yield row
+        yield from reported_rows(pages, "start_time")
 
     @dlt.resource(
         name="costs",
@@ -187,15 +205,22 @@ def openai_source(
             "limit": 180,
             "group_by": list(COST_GROUP_BY),
         }
-        pages = client.paginate("/organization/costs", params=params)
-        for seq, (bucket, result) in enumerate(flatten_buckets(pages, ("start_time", "end_time"))):
+        pages = BucketPages(
+            client,
+            SOURCE,
+            "/organization/costs",
+            params,
+            bounds,
+            BUCKET_FIELDS,
+            amount_of=_cost_amount,
+        )
+        keys = KeyRegistry()
+        for seq, (bucket, result) in enumerate(pages):
             amount = result.get("amount") or {}
             row = {
                 "start_time": int(bucket["start_time"]),
                 "end_time": int(bucket["end_time"]),
-                "amount_value": to_decimal(
-                    amount.get("value"), source="openai /organization/costs", field="amount.value"
-                ),
+                "amount_value": _cost_amount(result),
                 "amount_currency": amount.get("currency"),
                 "line_item": result.get("line_item"),
                 "project_id": result.get("project_id"),
@@ -206,10 +231,9 @@ def openai_source(
                 "quantity_unit": result.get("quantity_unit"),
                 "_seq": seq,
             }
-            row["_row_key"] = natural_key(
-                row["start_time"], *(result.get(f) for f in COST_GROUP_BY)
-            )
+            row["_row_key"] = keys.key(row["start_time"], *(result.get(f) for f in COST_GROUP_BY))
             yield row
+        yield from reported_rows(pages, "start_time")
 
     def other_usage(endpoint: str) -> DltResource:
         metrics, groups = OTHER_USAGE_ENDPOINTS[endpoint]
@@ -227,24 +251,33 @@ def openai_source(
                 "limit": 31,
                 "group_by": list(groups),
             }
-            pages = client.paginate(f"/organization/usage/{endpoint}", params=params)
-            buckets = flatten_buckets(pages, ("start_time", "end_time"))
-            for seq, (bucket, result) in enumerate(buckets):
+            path = f"/organization/usage/{endpoint}"
+            pages = BucketPages(client, SOURCE, path, params, bounds, BUCKET_FIELDS)
+            keys = KeyRegistry()
+            for seq, (bucket, result) in enumerate(pages):
                 row = {f: result.get(f) for f in (*metrics, *groups)}
                 row.update(
                     start_time=int(bucket["start_time"]), end_time=int(bucket["end_time"]), _seq=seq
                 )
-                row["_row_key"] = natural_key(row["start_time"], *(result.get(f) for f in groups))
+                row["_row_key"] = keys.key(row["start_time"], *(result.get(f) for f in groups))
                 yield row
+            yield from reported_rows(pages, "start_time")
 
         rows.__doc__ = f"Daily `/organization/usage/{endpoint}` grouped by {', '.join(groups)}."
-        return dlt.resource(
-            rows,
-            name=f"{endpoint}_usage",
-            write_disposition="merge",
-            primary_key="_row_key",
-            merge_key="start_time",
-            columns=_other_usage_columns(metrics, groups),
+        return with_reported_table(
+            dlt.resource(
+                rows,
+                name=f"{endpoint}_usage",
+                write_disposition="merge",
+                primary_key="_row_key",
+                merge_key="start_time",
+                columns=_other_usage_columns(metrics, groups),
+            ),
+            "start_time",
         )
 
-    return [completions_usage, costs, *(other_usage(e) for e in OTHER_USAGE_ENDPOINTS)]
+    return [
+        with_reported_table(completions_usage, "start_time"),
+        with_reported_table(costs, "start_time"),
+        *(other_usage(e) for e in OTHER_USAGE_ENDPOINTS),
+    ]

@@ -274,6 +274,48 @@ def default_payloads() -> dict[str, Any]:
     }
 
 
+def tile(page: dict[str, Any], query: dict[str, list[str]], first: bool) -> dict[str, Any]:
+    """The page as a real bucket endpoint sends it: only buckets inside the requested range,
+    and an empty bucket for every requested day without data (before the first bucket on the
+    first page, after the last one on the last page)."""
+    if "start_time" in query:
+        lo, hi = int(query["start_time"][0]), int(query["end_time"][0])
+        fields: tuple[str, str] = ("start_time", "end_time")
+
+        def empty(t: int) -> dict[str, Any]:
+            return {"object": "bucket", "start_time": t, "end_time": t + 86_400, "results": []}
+
+        def at(value: Any) -> int:
+            return int(value)
+    elif "starting_at" in query:
+        lo = _from_rfc(query["starting_at"][0])
+        hi = _from_rfc(query["ending_at"][0])
+        fields = ("starting_at", "ending_at")
+
+        def empty(t: int) -> dict[str, Any]:
+            return {"starting_at": _to_rfc(t), "ending_at": _to_rfc(t + 86_400), "results": []}
+
+        at = _from_rfc
+    else:
+        return page
+    buckets = [b for b in page["data"] if lo <= at(b[fields[0]]) < hi]
+    if first:
+        until = at(buckets[0][fields[0]]) if buckets else hi
+        buckets = [empty(t) for t in range(lo, until, 86_400)] + buckets
+    if not page.get("has_more"):
+        since = at(buckets[-1][fields[1]]) if buckets else lo
+        buckets += [empty(t) for t in range(since, hi, 86_400)]
+    return {**page, "data": buckets}
+
+
+def _from_rfc(value: str) -> int:
+    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+
+
+def _to_rfc(ts: int) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class FakeProviderAPI:
     """Serve `payloads` on 127.0.0.1; record every request (path, query, auth headers)."""
 
@@ -303,10 +345,9 @@ class FakeProviderAPI:
                 }
                 if url.path.startswith("/v1/organization/usage/") and url.path not in routes:
                     # the other usage endpoints (embeddings, images, ...): an organisation
-                    # that used none of them gets empty pages
-                    return self._send(
-                        200, {"object": "page", "data": [], "has_more": False, "next_page": None}
-                    )
+                    # that used none of them gets empty buckets
+                    empty = {"object": "page", "data": [], "has_more": False, "next_page": None}
+                    return self._send(200, tile(empty, query, first=True))
                 if url.path.startswith("/v1/organizations/") and url.path not in routes:
                     # Claude Code report, key and workspace lists: none in this organisation
                     empty = {"data": [], "has_more": False, "next_page": None}
@@ -323,7 +364,8 @@ class FakeProviderAPI:
                     return self._send(401, {"type": "error", "error": {"type": "auth"}})
                 pages = api.payloads[key]
                 index = 1 if query.get("page") else 0
-                return self._send(200, pages[min(index, len(pages) - 1)])
+                page = pages[min(index, len(pages) - 1)]
+                return self._send(200, tile(page, query, first=index == 0))
 
             def _send(self, status: int, body: Any) -> None:
                 raw = json.dumps(body).encode()

@@ -42,3 +42,25 @@ def test_a_provider_behind_its_usual_delay_is_stale(con) -> None:
 def test_a_hole_between_first_and_last_day_is_reported(con) -> None:
     holes = missing_days(con, ["openai", "anthropic", "aws_bedrock"], START, END)
     assert holes == {"anthropic": [date(2026, 11, 4)]}
+
+
+def test_a_day_the_cost_api_reported_as_empty_is_not_a_hole(con) -> None:
+    """A bucket the provider sent with no results was read: nothing to bill, not a lost day.
+    An empty bucket of a usage endpoint does not count (costs are the bill)."""
+    con.execute("create schema raw_anthropic")
+    con.execute(
+        "create table raw_anthropic.reported_buckets "
+        "(endpoint varchar, bucket_start bigint, results bigint)"
+    )
+    hole = 1_793_750_400  # 2026-11-04 00:00 UTC
+    con.execute(
+        "insert into raw_anthropic.reported_buckets values "
+        "('/v1/organizations/usage_report/messages', ?, 0)",
+        [hole],
+    )
+    assert missing_days(con, ["anthropic"], START, END) == {"anthropic": [date(2026, 11, 4)]}
+    con.execute(
+        "insert into raw_anthropic.reported_buckets values ('/v1/organizations/cost_report', ?, 0)",
+        [hole],
+    )
+    assert missing_days(con, ["anthropic"], START, END) == {}
