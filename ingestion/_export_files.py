@@ -70,7 +70,7 @@ def iter_rows(
         if name.endswith((".csv", ".csv.gz")):
             yield from _csv_rows(path, source, on_header)
         elif name.endswith((".jsonl", ".json", ".jsonl.gz")):
-            yield from _json_lines(path)
+            yield from _json_lines(path, source)
         elif name.endswith(".parquet"):
             yield from _parquet_rows(path, source, on_header)
         else:
@@ -122,7 +122,11 @@ def _csv_rows(
             ) from exc
 
 
-def _json_lines(path: Path) -> Iterator[tuple[int, Raw | RowError]]:
+def _json_lines(path: Path, source: str) -> Iterator[tuple[int, Raw | RowError]]:
+    """Objects of a JSON-lines file. A line that is not a JSON object is a row problem, but a
+    file none of whose lines is one (a JSON document, another format) is a file problem: the
+    problems are held back until the first object is seen."""
+    held: list[tuple[int, Raw | RowError]] | None = []
     with _opener(path)(path, "rt", encoding="utf-8") as fh:
         n = 0
         for line in fh:
@@ -135,10 +139,22 @@ def _json_lines(path: Path) -> Iterator[tuple[int, Raw | RowError]]:
                 why = f"is not valid JSON: {exc}"
             else:
                 if isinstance(obj, dict):
+                    if held:
+                        yield from held
+                    held = None
                     yield n, obj
                     continue
                 why = f"is not a JSON object but {type(obj).__name__}"
-            yield n, RowError(f"{path}: row {n} {why}", path=path, row=n, raw=line)
+            problem = RowError(f"{path}: row {n} {why}", path=path, row=n, raw=line)
+            if held is None:
+                yield n, problem
+            else:
+                held.append((n, problem))
+    if held:
+        raise BadFileError(
+            f"{source}: {path}: not a JSON-lines file, none of its {n} lines is a JSON object "
+            f"(the first: {held[0][1]})"
+        )
 
 
 def _parquet_rows(

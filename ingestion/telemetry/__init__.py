@@ -391,7 +391,8 @@ def read_request_log(
 
     A line that is not a JSON object, or a record with a missing required field or a value of
     the wrong type, is a problem naming the file, the line (1-based, blank lines counted) and
-    the field; the other lines are rows. A file that is not UTF-8 text raises BadFileError.
+    the field; the other lines are rows. A file that is not UTF-8 text, or none of whose lines
+    is a JSON object, raises BadFileError.
     """
     try:
         con.execute(
@@ -408,6 +409,13 @@ def read_request_log(
         "create or replace temp table log as select _line, t, "
         "case when json_valid(t) then t::json end as j from lines where trim(t) <> ''"
     )
+    objects, lines = con.execute(
+        "select count(*) filter (where json_type(j) = 'OBJECT'), count(*) from log"
+    ).fetchone() or (0, 0)
+    if lines and not objects:
+        raise BadFileError(
+            f"telemetry: {path}: not a JSON-lines file, none of its {lines} lines is a JSON object"
+        )
     checks = []
     for field, (kind, is_required) in LOG_FIELDS.items():
         types = ", ".join(f"'{t}'" for t in _JSON_TYPES[kind])

@@ -740,6 +740,20 @@ FILE_CASES = [
         id="otlp-not-a-trace-export",
     ),
     pytest.param(
+        "gcp_billing",
+        lambda r: _write(
+            r / "export.json", json.dumps([json.loads(gcp_line())], indent=2).encode()
+        ),
+        r"not a JSON-lines file, none of its \d+ lines is a JSON object \(the first: .* row 1 is",
+        id="gcp-json-document-not-json-lines",
+    ),
+    pytest.param(
+        "telemetry",
+        lambda r: _write(r / "requests" / f"{DAY1}.jsonl", b"[1]\nnot json\n"),
+        r"not a JSON-lines file, none of its 2 lines is a JSON object",
+        id="request-log-not-json-lines",
+    ),
+    pytest.param(
         "telemetry",
         lambda r: _write(r / "requests" / f"{DAY1}.jsonl", b'{"request_id": "caf\xe9"}\n'),
         r"cannot be read as text",
