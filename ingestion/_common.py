@@ -293,8 +293,15 @@ class BucketPages:
             except StopIteration:
                 break
             except Exception as exc:
+                status = getattr(getattr(exc, "response", None), "status_code", None)
+                hint = (
+                    " (the provider refused the key: check that it is an organisation admin "
+                    "key with usage and cost read access)"
+                    if status in (401, 403)
+                    else ""
+                )
                 raise SourceFetchError(
-                    f"{self.describe(page_no + 1, token)}: {type(exc).__name__}: {exc}"
+                    f"{self.describe(page_no + 1, token)}: {type(exc).__name__}: {exc}{hint}"
                 ) from exc
             page_no += 1
             for bucket in page:

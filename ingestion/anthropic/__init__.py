@@ -361,7 +361,7 @@ def claude_code_rows(record: dict[str, Any], record_index: int) -> Iterator[dict
         yield row
 
 
-@dlt.source(name="claude_code", max_table_nesting=0)
+@dlt.source(name="claude_code", max_table_nesting=0, schema_contract=SCHEMA_CONTRACT)
 def claude_code_source(
     api_key: str = dlt.secrets.value,
     base_url: str = DEFAULT_BASE_URL,

@@ -203,7 +203,11 @@ def event_row(event: dict[str, Any], occurrences: dict[str, int]) -> dict[str, A
     return row
 
 
-@dlt.source(name="cursor", max_table_nesting=0)
+# new fields and columns are welcome; a column changing type fails the load (see ingestion.openai)
+SCHEMA_CONTRACT: dict[str, Any] = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
+
+
+@dlt.source(name="cursor", max_table_nesting=0, schema_contract=SCHEMA_CONTRACT)
 def cursor_source(
     api_key: str = dlt.secrets.value,
     base_url: str = DEFAULT_BASE_URL,

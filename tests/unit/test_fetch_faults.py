@@ -178,3 +178,18 @@ def test_unknown_fault_modes_are_refused_by_name() -> None:
     assert parse_modes(" rate_limit, slow ") == ("rate_limit", "slow")
     with pytest.raises(ValueError, match="unknown fault mode\\(s\\) flood"):
         parse_modes("rate_limit,flood")
+
+
+def test_a_refused_key_says_so(simulator: Simulator) -> None:
+    from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
+
+    pages = costs(simulator)
+    pages.client = cursor_client(
+        simulator.openai_base_url, {}, auth=BearerTokenAuth(token="sk-admin-wrong")
+    )
+    with pytest.raises(SourceFetchError) as err:
+        list(pages)
+    message = str(err.value)
+    assert "401 Client Error" in message
+    assert "the provider refused the key" in message
+    assert "sk-admin-wrong" not in message
