@@ -3,6 +3,10 @@
 The contract (design.md): AISPEND_WAREHOUSE, AISPEND_START_DATE / AISPEND_END_DATE (UTC, end
 exclusive), AISPEND_PROVIDERS, AISPEND_CURRENCY (reporting currency), and per provider a key
 and base URL variable.
+
+AISPEND_TARGET picks the warehouse: `duckdb` (default, the file AISPEND_WAREHOUSE) or `postgres`
+(the server named by libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE). dlt, dbt and the
+Python assets all follow it; the password is kept out of every repr and log line.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -18,10 +22,58 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 DEFAULT_WINDOW_DAYS = 180
+TARGETS = ("duckdb", "postgres")
+# libpq's own variables, so psql, dbt-postgres and every other client agree on the server
+POSTGRES_DEFAULTS = {
+    "PGHOST": "127.0.0.1",
+    "PGPORT": "5432",
+    "PGUSER": "aispend",
+    "PGPASSWORD": "",
+    "PGDATABASE": "aispend",
+}
 
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class PostgresSettings:
+    """Where the PostgreSQL warehouse is; `password` never appears in a repr."""
+
+    host: str = POSTGRES_DEFAULTS["PGHOST"]
+    port: int = int(POSTGRES_DEFAULTS["PGPORT"])
+    user: str = POSTGRES_DEFAULTS["PGUSER"]
+    database: str = POSTGRES_DEFAULTS["PGDATABASE"]
+    password: str = field(default="", repr=False)
+
+    def connect_kwargs(self) -> dict[str, object]:
+        """Keyword arguments for psycopg2.connect (and dlt's postgres credentials)."""
+        out: dict[str, object] = {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "dbname": self.database,
+        }
+        if self.password:
+            out["password"] = self.password
+        return out
+
+    def libpq_env(self) -> dict[str, str]:
+        """The PG* variables for a subprocess (dbt, psql): the password only when set."""
+        env = {
+            "PGHOST": self.host,
+            "PGPORT": str(self.port),
+            "PGUSER": self.user,
+            "PGDATABASE": self.database,
+        }
+        if self.password:
+            env["PGPASSWORD"] = self.password
+        return env
+
+    def describe(self) -> str:
+        """`user@host:port/database`, for logs (no password)."""
+        return f"{self.user}@{self.host}:{self.port}/{self.database}"
 
 
 @dataclass(frozen=True)
@@ -35,11 +87,32 @@ class Settings:
     lookback_days: int
     simulator_seed: int
     reporting_currency: str = "USD"
+    target: str = "duckdb"
+    postgres: PostgresSettings = field(default_factory=PostgresSettings)
 
     @property
     def dlt_pipelines_dir(self) -> Path:
         """dlt's local working state, kept beside the warehouse (the warehouse holds the truth)."""
         return self.warehouse.parent / ".dlt_pipelines"
+
+    @property
+    def dbt_target(self) -> str:
+        """The output of dbt_project/profiles.yml that matches the target."""
+        return self.target
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment for the dbt subprocess: the target (AISPEND_DBT_TARGET), the DuckDB file
+        and, on PostgreSQL, libpq's PG* variables with their defaults filled in."""
+        env = {"AISPEND_WAREHOUSE": str(self.warehouse), "AISPEND_DBT_TARGET": self.dbt_target}
+        if self.target == "postgres":
+            env.update(self.postgres.libpq_env())
+        return env
+
+    def describe_warehouse(self) -> str:
+        """Where the tables are, for logs and summaries (never a password)."""
+        if self.target == "postgres":
+            return f"postgres {self.postgres.describe()}"
+        return f"duckdb {self.warehouse}"
 
 
 def _parse_date(env: Mapping[str, str], name: str) -> date | None:
@@ -63,6 +136,36 @@ def _parse_int(env: Mapping[str, str], name: str, default: int, minimum: int = 0
     if value < minimum:
         raise ConfigError(f"{name}={value} must be at least {minimum}")
     return value
+
+
+def _parse_target(env: Mapping[str, str]) -> str:
+    raw = env.get("AISPEND_TARGET", "").strip()
+    target = raw.lower() or "duckdb"
+    if target not in TARGETS:
+        raise ConfigError(
+            f"AISPEND_TARGET={raw!r} is not a warehouse target; choose {' or '.join(TARGETS)}"
+        )
+    return target
+
+
+def load_postgres_settings(env: Mapping[str, str] | None = None) -> PostgresSettings:
+    """The PostgreSQL server from libpq's variables (PGHOST, PGPORT, PGUSER, PGPASSWORD,
+    PGDATABASE), with the defaults in POSTGRES_DEFAULTS; raise ConfigError naming a bad one."""
+    env = os.environ if env is None else env
+
+    def get(name: str) -> str:
+        return env.get(name, "").strip() or POSTGRES_DEFAULTS[name]
+
+    port = _parse_int({"PGPORT": get("PGPORT")}, "PGPORT", 5432, minimum=1)
+    if port > 65535:
+        raise ConfigError(f"PGPORT={port} is not a TCP port (1-65535)")
+    return PostgresSettings(
+        host=get("PGHOST"),
+        port=port,
+        user=get("PGUSER"),
+        database=get("PGDATABASE"),
+        password=env.get("PGPASSWORD", ""),  # kept as given: a password may start with a space
+    )
 
 
 def today_utc() -> date:
@@ -103,7 +206,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "code such as USD or EUR"
         )
 
+    target = _parse_target(env)
+    postgres = load_postgres_settings(env) if target == "postgres" else PostgresSettings()
+
     return Settings(
+        target=target,
+        postgres=postgres,
         reporting_currency=currency,
         warehouse=warehouse,
         start_date=start,
