@@ -18,7 +18,11 @@ import pytest
 from orchestration import warehouse as wh
 from orchestration.settings import Settings, load_settings
 from tests.support.leaks import Searcher
-from tests.support.postgres import PostgresServer, postgres, postgres_db  # noqa: F401
+from tests.support.postgres import (  # noqa: F401  (fixtures)
+    PostgresServer,
+    postgres_db_fixture,
+    postgres_fixture,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -183,16 +183,19 @@ def _terminate_unfinished_runs(dep: Deployment, grace: float = 60) -> None:
 
 
 @contextmanager
-def dagster_deployment(home: Path, variables: Mapping[str, str]) -> Iterator[Deployment]:
-    """Webserver and daemon from the repo root on `home` (a copy of orchestration/dagster.yaml),
-    with a clean environment plus `variables`. Raises DeploymentFailed (with the log) when
-    either does not come up; both process groups are stopped on exit, whatever happened."""
+def dagster_deployment(
+    home: Path, variables: Mapping[str, str], instance_yaml: Path | None = None
+) -> Iterator[Deployment]:
+    """Webserver and daemon from the repo root on `home` (a copy of `instance_yaml`, by default
+    orchestration/dagster.yaml), with a clean environment plus `variables`. Raises
+    DeploymentFailed (with the log) when either does not come up; both process groups are
+    stopped on exit, whatever happened."""
     daemon_bin, web_bin = BIN / "dagster-daemon", BIN / "dagster-webserver"
     for exe in (daemon_bin, web_bin):
         if not exe.exists():
             raise DeploymentFailed(f"no {exe.name} beside {sys.executable}")
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(instance_yaml or ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
     env = clean_environ({**variables, "DAGSTER_HOME": str(home)})
     dep = Deployment(home=home, port=free_port())
     with ExitStack() as stack:

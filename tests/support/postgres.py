@@ -253,15 +253,18 @@ def _create_role_and_database(server: PostgresServer) -> None:
         con.close()
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
+# Registered by importing them into a test module (or conftest):
+#     from tests.support.postgres import postgres_db_fixture, postgres_fixture
+# and used by their names, `postgres` and `postgres_db`.
+@pytest.fixture(scope="session", name="postgres")
+def postgres_fixture() -> Iterator[PostgresServer]:
     """One real PostgreSQL server for the whole session (database `aispend`)."""
     with postgres_server() as server:
         yield server
 
 
-@pytest.fixture
-def postgres_db(postgres: PostgresServer, request: pytest.FixtureRequest) -> PostgresServer:
+@pytest.fixture(name="postgres_db")
+def postgres_db_fixture(postgres: PostgresServer, request: pytest.FixtureRequest) -> PostgresServer:
     """A new empty database on the session's server, for one test."""
     safe = "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:40]
     return postgres.create_database(f"t_{safe}_{secrets.token_hex(3)}")
