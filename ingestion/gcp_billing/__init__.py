@@ -8,16 +8,17 @@ overlaps the window is loaded whole and REPLACES the earlier copy (`merge_key` =
 account + invoice month).
 
 A row that cannot be interpreted (a money value that is not a number, a bad timestamp, an
-empty `cost` or `invoice.month`, labels or credits that are not JSON, a line that is not a JSON
-object) goes to `raw_gcp_billing.quarantine` instead (file, row, field, reason, raw row); a
-file that cannot be read, or a Parquet file without a `cost` or `invoice` column, fails the
-run (ingestion/_quarantine.py).
+empty `cost` or `invoice.month`, an `invoice.month` that is not YYYYMM, labels or credits that
+are not JSON, a line that is not a JSON object) goes to `raw_gcp_billing.quarantine` instead
+(file, row, field, reason, raw row); a file that cannot be read, or a Parquet file without a
+`cost` or `invoice` column, fails the run (ingestion/_quarantine.py).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -102,6 +103,9 @@ COLUMNS: dict[str, Any] = {
 # a Parquet export without these columns has nothing to load (JSON-lines has no header: a
 # row without them is quarantined)
 REQUIRED_COLUMNS = ("cost", "invoice")
+# BigQuery writes the invoice month as YYYYMM; anything else cannot be placed in a month (the
+# run's window is a set of YYYYMM months): such a row is quarantined, not silently skipped
+INVOICE_MONTH = re.compile(r"[0-9]{6}")
 
 
 def _rec(raw: dict[str, Any], name: str) -> dict[str, Any]:
@@ -138,7 +142,7 @@ def _credits(raw: dict[str, Any], path: Path, n: int) -> tuple[Decimal, str | No
 def _locate(raw: dict[str, Any]) -> tuple[str | None, str | None]:
     """(invoice month, partition) of a bad row, where its invoice month can be read."""
     month = text(_rec(raw, "invoice").get("month"))
-    if not month:
+    if not month or not INVOICE_MONTH.fullmatch(month):
         return None, None
     return month, f"{text(raw.get('billing_account_id'))}/{month}"
 
@@ -155,6 +159,11 @@ def billing_items(path: Path) -> Iterator[dict[str, Any] | RowError]:
             money(raw.get("cost"), path=path, row=n, field="cost"), path=path, row=n, field="cost"
         )
         month = required(text(invoice.get("month")), path=path, row=n, field="invoice.month")
+        if not INVOICE_MONTH.fullmatch(month):
+            raise RowError(
+                f"{path} row {n}: field 'invoice.month' has value {month!r}, expected YYYYMM",
+                field="invoice.month",
+            )
         row = {
             "billing_account_id": text(raw.get("billing_account_id")),
             "service_id": text(service.get("id")),

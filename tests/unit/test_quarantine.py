@@ -346,6 +346,15 @@ ROW_CASES = [
     ),
     pytest.param(
         "gcp_billing",
+        lambda r: gcp_file(r, gcp_line("5", month="2026-06")),
+        2,
+        "invoice.month",
+        r"field 'invoice.month' has value '2026-06', expected YYYYMM",
+        GCP_OK,
+        id="gcp-invoice-month-not-yyyymm",
+    ),
+    pytest.param(
+        "gcp_billing",
         lambda r: gcp_file(r, gcp_line("5", credits=[{"amount": "n/a"}])),
         2,
         "credits[0].amount",
