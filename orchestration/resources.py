@@ -2,15 +2,19 @@
 
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+import pandas as pd
 from dagster_dbt import DbtCliResource
 from dagster_dlt import DagsterDltResource
 
+from orchestration import warehouse
 from orchestration.defs.transform import dbt_project
-from orchestration.settings import load_settings
+from orchestration.settings import Settings, load_settings
 from orchestration.sources import SourceInputs, open_inputs
 
 
@@ -21,6 +25,37 @@ from orchestration.sources import SourceInputs, open_inputs
 def source_inputs(_: dg.InitResourceContext) -> Iterator[SourceInputs]:
     with open_inputs(load_settings()) as inputs:
         yield inputs
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The run's warehouse, DuckDB or PostgreSQL (AISPEND_TARGET), read from the environment at
+    each call, like every other setting. The methods are those of `orchestration.warehouse`
+    (see its docstring) without the first argument:
+
+        def my_asset(warehouse: WarehouseResource):
+            with warehouse.connect(read_only=True) as con:
+                frame = con.frame("select ... where usage_date >= ?", [start])
+            warehouse.replace_tables("analytics", {"my_table": frame})
+    """
+
+    def settings(self) -> Settings:
+        return load_settings()
+
+    @property
+    def target(self) -> str:
+        return self.settings().target
+
+    def connect(self, read_only: bool = False) -> AbstractContextManager[warehouse.Connection]:
+        return warehouse.connect(self.settings(), read_only=read_only)
+
+    def read_frame(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        return warehouse.read_frame(self.settings(), sql, params)
+
+    def replace_tables(self, schema: str, tables: Mapping[str, pd.DataFrame]) -> None:
+        warehouse.replace_tables(self.settings(), schema, tables)
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        return warehouse.table_exists(self.settings(), schema, table)
 
 
 def dbt_executable() -> str:
@@ -34,4 +69,5 @@ def build_resources() -> dict[str, object]:
         "dlt": DagsterDltResource(),
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
         "source_inputs": source_inputs,
+        "warehouse": WarehouseResource(),
     }

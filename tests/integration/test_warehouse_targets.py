@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import dagster as dg
 import dlt
 import pandas as pd
 import pytest
 
 from orchestration import warehouse as wh
+from orchestration.resources import WarehouseResource
 from orchestration.settings import Settings, load_settings
 from tests.support.leaks import Searcher
 from tests.support.postgres import (  # noqa: F401  (fixtures)
@@ -30,13 +32,19 @@ TARGETS = ("duckdb", "postgres")
 
 
 @pytest.fixture(params=TARGETS)
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    """Settings for one target: a DuckDB file in tmp_path, or a new database on the server."""
+def target_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """The variables of one target: a DuckDB file in tmp_path, or a new database on the
+    server."""
     env = {"AISPEND_WAREHOUSE": str(tmp_path / "warehouse.duckdb")}
     if request.param == "postgres":
         server: PostgresServer = request.getfixturevalue("postgres_db")
         env |= {"AISPEND_TARGET": "postgres", **server.env()}
-    return load_settings(env)
+    return env
+
+
+@pytest.fixture
+def settings(target_env: dict[str, str]) -> Settings:
+    return load_settings(target_env)
 
 
 def _frame() -> pd.DataFrame:
@@ -150,3 +158,26 @@ def test_dlt_loads_raw_dataset_and_merges_on_both_targets(
         leaks += searcher.in_text(str(pipeline.destination), "str(destination)")
         assert len(searcher.searched) > 5
         assert not leaks, [str(leak) for leak in leaks]
+
+
+def test_an_asset_writes_and_reads_through_the_warehouse_resource(
+    target_env: dict[str, str], env: pytest.MonkeyPatch
+) -> None:
+    for name, value in target_env.items():
+        env.setenv(name, value)
+
+    @dg.asset(key=["analytics", "demo"])
+    def demo(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        warehouse.replace_tables("analytics", {"demo": _frame()})
+        with warehouse.connect(read_only=True) as con:
+            sql = "select count(*) from analytics.demo where requests > ?"
+            (n,) = con.execute(sql, [4]).fetchone() or (0,)
+        return dg.MaterializeResult(metadata={"rows": int(n), "target": warehouse.target})
+
+    result = dg.materialize([demo], resources={"warehouse": WarehouseResource()})
+    assert result.success
+    [event] = result.get_asset_materialization_events()
+    metadata = event.materialization.metadata
+    assert metadata["rows"].value == 2
+    assert metadata["target"].value == target_env.get("AISPEND_TARGET", "duckdb")
+    assert WarehouseResource().table_exists("analytics", "demo")
