@@ -11,12 +11,14 @@ from orchestration.defs.automation import daily_job, daily_schedule
 from orchestration.defs.checks import fact_checks
 from orchestration.defs.exports import daily_report, focus_ai_spend_files, serving_copy
 from orchestration.defs.ingestion import source_assets
+from orchestration.defs.reference import reference_assets
 from orchestration.defs.transform import dbt_models
 from orchestration.resources import build_resources
 
 defs = dg.Definitions(
     assets=[
         *source_assets,
+        *reference_assets,
         dbt_models,
         *analytics_assets,
         focus_ai_spend_files,
