@@ -4,15 +4,17 @@
     {{ return(adapter.dispatch('matches_pattern', 'aispend')(value, pattern)) }}
 {%- endmacro %}
 
+{#- The pattern is escaped to a regular expression (every special character but * quoted, * as
+    .*) that DuckDB's RE2 and PostgreSQL's AREs read the same way. -#}
 {% macro default__matches_pattern(value, pattern) -%}
     (
         {{ value }} = {{ pattern }}
         or (
             strpos({{ pattern }}, '*') > 0
-            and regexp_full_match(
-                {{ value }},
-                replace(regexp_replace({{ pattern }}, '([.^$+?(){}\[\]|\\])', '\\\1', 'g'), '*', '.*')
-            )
+            and {{ regex_full_match(
+                value,
+                "replace(regexp_replace(" ~ pattern ~ ", '([.^$+?(){}\\[\\]|\\\\])', '\\\\\\1', 'g'), '*', '.*')"
+            ) }}
         )
     )
 {%- endmacro %}

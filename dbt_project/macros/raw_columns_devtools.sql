@@ -13,7 +13,7 @@
         'model': 'varchar',
         'kind': 'varchar',
         'max_mode': 'boolean',
-        'requests_costs': 'double',
+        'requests_costs': 'double precision',
         'is_token_based_call': 'boolean',
         'is_chargeable': 'boolean',
         'is_headless': 'boolean',

@@ -99,10 +99,10 @@
 {#- Token multiplier of a unit text such as '1K', '1M', '1000 Tokens', 'Tokens'. -#}
 {% macro token_unit_multiplier(unit) -%}
     case
-        when regexp_matches(upper(trim({{ unit }})), '^1 ?K( |$)') then 1000
-        when regexp_matches(upper(trim({{ unit }})), '^1 ?M( |$)') then 1000000
-        when regexp_matches(trim({{ unit }}), '^[0-9]+ ')
-            then cast(regexp_extract(trim({{ unit }}), '^([0-9]+) ', 1) as bigint)
+        when {{ regex_contains('upper(trim(' ~ unit ~ '))', "'^1 ?K( |$)'") }} then 1000
+        when {{ regex_contains('upper(trim(' ~ unit ~ '))', "'^1 ?M( |$)'") }} then 1000000
+        when {{ regex_contains('trim(' ~ unit ~ ')', "'^[0-9]+ '") }}
+            then cast({{ regex_extract('trim(' ~ unit ~ ')', "'^([0-9]+) '", 1) }} as bigint)
         else 1
     end
 {%- endmacro %}
@@ -112,11 +112,11 @@
 {% macro azure_meter_model(meter) -%}
     nullif(
         regexp_replace(
-            regexp_extract(
-                regexp_replace(lower(trim({{ meter }})), '[ _]+', '-', 'g'),
-                '^(.+?)-(inp|input|outp|output|cached|cache|batch|aud|ptu)(-|$)',
+            {{ regex_extract(
+                "regexp_replace(lower(trim(" ~ meter ~ ")), '[ _]+', '-', 'g')",
+                "'^(.+?)-(inp|input|outp|output|cached|cache|batch|aud|ptu)(-|$)'",
                 1
-            ),
+            ) }},
             '-[0-9]{4}$',
             ''
         ),
@@ -127,17 +127,17 @@
 {#- Token class of an Azure OpenAI meter name (input / cached_input / output), else null. -#}
 {% macro azure_meter_token_class(meter) -%}
     case
-        when regexp_matches(lower({{ meter }}), '(^|[ -])cached?([ -]|$)') then 'cached_input'
-        when regexp_matches(lower({{ meter }}), '(^|[ -])(outp|output)([ -]|$)') then 'output'
-        when regexp_matches(lower({{ meter }}), '(^|[ -])(inp|input)([ -]|$)') then 'input'
+        when {{ regex_contains('lower(' ~ meter ~ ')', "'(^|[ -])cached?([ -]|$)'") }} then 'cached_input'
+        when {{ regex_contains('lower(' ~ meter ~ ')', "'(^|[ -])(outp|output)([ -]|$)'") }} then 'output'
+        when {{ regex_contains('lower(' ~ meter ~ ')', "'(^|[ -])(inp|input)([ -]|$)'") }} then 'input'
     end
 {%- endmacro %}
 
 {#- Service tier of an Azure OpenAI meter name. -#}
 {% macro azure_meter_service_tier(meter) -%}
     case
-        when regexp_matches(lower({{ meter }}), '(^|[ -])batch([ -]|$)') then 'batch'
-        when regexp_matches(lower({{ meter }}), '(^|[ -])ptu([ -]|$)') then 'provisioned'
+        when {{ regex_contains('lower(' ~ meter ~ ')', "'(^|[ -])batch([ -]|$)'") }} then 'batch'
+        when {{ regex_contains('lower(' ~ meter ~ ')', "'(^|[ -])ptu([ -]|$)'") }} then 'provisioned'
         else 'standard'
     end
 {%- endmacro %}

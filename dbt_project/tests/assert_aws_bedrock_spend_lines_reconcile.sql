@@ -26,8 +26,8 @@ feeds as (
         or (
             bill_billing_entity = 'AWS Marketplace'
             and (
-                json_extract_string(product, '$.product_name') ilike '%bedrock%'
-                or regexp_matches(coalesce(line_item_usage_type, ''), 'MP:.*Token', 'i')
+                {{ json_extract_text('product', "'product_name'") }} ilike '%bedrock%'
+                or {{ regex_contains("coalesce(line_item_usage_type, '')", "'MP:.*Token'", case_insensitive=true) }}
             )
         )
 

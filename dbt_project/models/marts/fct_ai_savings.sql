@@ -40,7 +40,7 @@ final as (
         ) as undiscounted_list_cost_usd
 
     from allocated
-    group by all
+    group by usage_date, provider, model, team, feature
 
 )
 

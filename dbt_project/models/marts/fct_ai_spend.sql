@@ -52,7 +52,19 @@ aggregated as (
         bool_or(has_bill) as has_bill
 
     from lines
-    group by all
+    group by
+        usage_date,
+        provider,
+        project_id,
+        api_key_id,
+        user_email,
+        model,
+        service_tier,
+        context_window,
+        charge_type,
+        billing_currency,
+        tags,
+        reporting_currency
 
 ),
 
@@ -86,7 +98,7 @@ keyed as (
 
 ),
 
-matched_prices as (
+price_candidates as (
 
     select
         keyed.spend_key,
@@ -95,7 +107,12 @@ matched_prices as (
         price_book.token_class,
         cast(price_book.usd_per_million as {{ money_type() }}) as usd_per_million,
         price_book.price_source,
-        price_book.matched_model_id
+        price_book.matched_model_id,
+        -- a long-context row takes the highest tier it reaches
+        row_number() over (
+            partition by keyed.spend_key, price_book.service_tier, price_book.token_class
+            order by price_book.tier_min_input_tokens desc
+        ) as tier_rank
     from keyed
     inner join price_book
         on
@@ -105,10 +122,14 @@ matched_prices as (
             and keyed.usage_date >= price_book.valid_from
             and (price_book.valid_to is null or keyed.usage_date < price_book.valid_to)
             and (keyed.is_long_context or price_book.tier_min_input_tokens = 0)
-    qualify row_number() over (
-        partition by keyed.spend_key, price_book.service_tier, price_book.token_class
-        order by price_book.tier_min_input_tokens desc
-    ) = 1
+
+),
+
+matched_prices as (
+
+    select *
+    from price_candidates
+    where tier_rank = 1
 
 ),
 
@@ -193,15 +214,24 @@ bases as (
         billed_cost as effective_cost,
         billed_cost_usd as effective_cost_usd,
         billed_cost_reporting as effective_cost_reporting,
-        case when pricing_status = 'priced' then list_cost_row end as list_cost_usd,
-        case when pricing_status = 'priced' and is_unbilled_day then list_cost_row end as estimated_cost_usd,
-        case when pricing_status = 'priced' then coalesce(caching_savings_row, 0) end as caching_savings_usd,
-        case
-            when pricing_status = 'priced' then coalesce(list_cost_standard - list_cost_row, 0)
-        end as batch_savings_usd,
-        case
-            when pricing_status = 'priced' and has_bill then list_cost_row - billed_cost_usd
-        end as discount_savings_usd
+        -- every amount in the money type, whatever the engine makes of a case or a coalesce
+        cast(case when pricing_status = 'priced' then list_cost_row end as {{ money_type() }}) as list_cost_usd,
+        cast(
+            case when pricing_status = 'priced' and is_unbilled_day then list_cost_row end as {{ money_type() }}
+        ) as estimated_cost_usd,
+        cast(
+            case when pricing_status = 'priced' then coalesce(caching_savings_row, 0) end as {{ money_type() }}
+        ) as caching_savings_usd,
+        cast(
+            case
+                when pricing_status = 'priced' then coalesce(list_cost_standard - list_cost_row, 0)
+            end as {{ money_type() }}
+        ) as batch_savings_usd,
+        cast(
+            case
+                when pricing_status = 'priced' and has_bill then list_cost_row - billed_cost_usd
+            end as {{ money_type() }}
+        ) as discount_savings_usd
     from priced
 
 ),

@@ -11,6 +11,22 @@
 --   rule_no_telemetry  split_by=telemetry but no telemetry for that key and day: the rule's
 --                      values, `unallocated` for what it leaves empty
 --   unallocated        no rule claims the row: team, feature, customer all `unallocated`
+{%- set money_columns = [
+    'billed_cost', 'effective_cost', 'billed_cost_usd', 'effective_cost_usd',
+    'list_cost_usd', 'estimated_cost_usd', 'billed_cost_reporting',
+    'effective_cost_reporting', 'list_cost_reporting', 'estimated_cost_reporting',
+    'caching_savings_usd', 'batch_savings_usd', 'discount_savings_usd',
+] %}
+{%- set token_columns = [
+    'input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens',
+    'total_input_tokens', 'requests', 'web_search_requests',
+] %}
+{#- the fact's columns each part carries (split below where they are amounts) -#}
+{%- set spend_columns = [
+    'usage_date', 'provider', 'project_id', 'api_key_id', 'user_email', 'model', 'service_tier',
+    'charge_type', 'billing_currency', 'reporting_currency', 'pricing_status', 'has_usage', 'has_bill',
+] + money_columns + token_columns %}
+
 with
 
 spend as (
@@ -81,7 +97,11 @@ telemetry_parts as (
             and to_split.provider = weights.provider
             and to_split.api_key_id = weights.api_key_id
             and (not to_split.has_model_telemetry or to_split.model = weights.model)
-    group by all
+    group by
+        to_split.spend_key,
+        weights.team,
+        weights.feature,
+        coalesce(weights.customer_id, 'internal')
 
 ),
 
@@ -91,12 +111,25 @@ telemetry_weighted as (
         *,
         case
             when bool_and(is_priced) over row_parts and sum(estimated_cost_usd) over row_parts > 0
-                then cast(estimated_cost_usd as double)
-            when sum(total_tokens) over row_parts > 0 then cast(total_tokens as double)
-            else cast(requests as double)
+                then cast(estimated_cost_usd as double precision)
+            when sum(total_tokens) over row_parts > 0 then cast(total_tokens as double precision)
+            else cast(requests as double precision)
         end as weight
     from telemetry_parts
     window row_parts as (partition by spend_key)
+
+),
+
+telemetry_totals as (
+
+    select
+        spend_key,
+        team,
+        feature,
+        customer,
+        weight,
+        sum(weight) over (partition by spend_key) as total_weight
+    from telemetry_weighted
 
 ),
 
@@ -107,9 +140,9 @@ telemetry_shares as (
         team,
         feature,
         customer,
-        weight / sum(weight) over (partition by spend_key) as share
-    from telemetry_weighted
-    qualify sum(weight) over (partition by spend_key) > 0
+        weight / total_weight as share
+    from telemetry_totals
+    where total_weight > 0
 
 ),
 
@@ -164,7 +197,15 @@ folded as (
         sum(resolved.share) as allocation_share
     from resolved
     left join teams on resolved.team = teams.team
-    group by all
+    group by
+        resolved.spend_key,
+        resolved.team,
+        resolved.feature,
+        resolved.customer,
+        coalesce(resolved.rule_cost_center, teams.cost_center, 'unallocated'),
+        resolved.allocation_rule_id,
+        resolved.allocation_rule_line,
+        resolved.allocation_method
 
 ),
 
@@ -172,7 +213,9 @@ ranked as (
 
     select
         folded.*,
-        spend.* exclude (spend_key),  -- noqa: RF02
+        {% for column in spend_columns %}
+            spend.{{ column }},
+        {% endfor %}
         row_number() over (
             partition by folded.spend_key
             order by folded.allocation_share desc, folded.team asc, folded.feature asc, folded.customer asc
@@ -205,19 +248,11 @@ final as (
         allocation_rule_id,
         allocation_rule_line,
         cast(allocation_share as decimal(38, 18)) as allocation_share,
-        {% for column in [
-            'billed_cost', 'effective_cost', 'billed_cost_usd', 'effective_cost_usd',
-            'list_cost_usd', 'estimated_cost_usd', 'billed_cost_reporting',
-            'effective_cost_reporting', 'list_cost_reporting', 'estimated_cost_reporting',
-            'caching_savings_usd', 'batch_savings_usd', 'discount_savings_usd',
-        ] %}
+        {% for column in money_columns %}
             {{ split_exactly(column) }} as {{ column }},
         {% endfor %}
         pricing_status,
-        {% for column in [
-            'input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens',
-            'total_input_tokens', 'requests', 'web_search_requests',
-        ] %}
+        {% for column in token_columns %}
             {{ column }} * allocation_share as {{ column }},
         {% endfor %}
         has_usage,

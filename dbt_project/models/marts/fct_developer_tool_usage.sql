@@ -44,6 +44,17 @@ cursor_by_model as (
 
 ),
 
+cursor_days as (
+
+    -- joined to the busiest model's row only: model_rank = 1 as an equality of both sides,
+    -- which every engine's full outer join accepts
+    select
+        *,
+        1 as model_rank
+    from cursor_daily
+
+),
+
 cursor_rows as (
 
     select
@@ -67,11 +78,11 @@ cursor_rows as (
         coalesce(e.billed_cost_usd, 0) as billed_cost_usd,
         coalesce(e.estimated_cost_usd, 0) as estimated_cost_usd
     from cursor_by_model as e
-    full outer join cursor_daily as d
+    full outer join cursor_days as d
         on
             e.usage_date = d.usage_date
             and e.user_email = d.user_email
-            and e.model_rank = 1
+            and e.model_rank = d.model_rank
 
 ),
 
@@ -106,8 +117,9 @@ claude_code_rows as (
 
 unioned as (
 
+    -- both branches list the same columns in the same order
     select * from cursor_rows
-    union all by name
+    union all
     select * from claude_code_rows
 
 ),

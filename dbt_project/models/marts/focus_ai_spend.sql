@@ -94,7 +94,7 @@ shaped as (
         allocated.input_tokens + allocated.cached_input_tokens + allocated.cache_write_tokens
         + allocated.output_tokens as total_tokens,
         cast(allocated.usage_date as timestamp) as period_start,
-        date_trunc('month', allocated.usage_date) as month_start
+        date_trunc('month', cast(allocated.usage_date as timestamp)) as month_start
     from allocated
     inner join spend on allocated.spend_key = spend.spend_key
     inner join providers on allocated.provider = providers.provider
@@ -114,13 +114,13 @@ final as (
         cast(null as varchar) as "BillingAccountName",
         billing_currency as "BillingCurrency",
         cast(month_start as timestamp) as "BillingPeriodStart",
-        cast(month_start + interval 1 month as timestamp) as "BillingPeriodEnd",
+        cast(month_start + interval '1 month' as timestamp) as "BillingPeriodEnd",
         cast(null as varchar) as "ChargeClass",
         charge_category as "ChargeCategory",
         charge_type || ' of ' || coalesce(model, 'no model') || ' on ' || service_name as "ChargeDescription",
         'Usage-Based' as "ChargeFrequency",
         period_start as "ChargePeriodStart",
-        period_start + interval 1 day as "ChargePeriodEnd",
+        period_start + interval '1 day' as "ChargePeriodEnd",
         cast(null as varchar) as "CommitmentDiscountCategory",
         cast(null as varchar) as "CommitmentDiscountId",
         cast(null as varchar) as "CommitmentDiscountName",
@@ -138,7 +138,7 @@ final as (
         cast(effective_cost as decimal(38, 12)) as "EffectiveCost",
         -- every charge lands on the provider's monthly invoice, but no source states its
         -- number: this is aispend's key for that invoice (provider, account, billing month)
-        provider || ':' || strftime(month_start, '%Y-%m') as "InvoiceId",
+        provider || ':' || {{ year_month('month_start') }} as "InvoiceId",
         -- the provider invoices directly (a marketplace resale would set BilledCost 0 here)
         invoice_issuer_name as "InvoiceIssuerName",
         cast(

@@ -59,19 +59,28 @@ candidates as (
                 or (
                     rules.match_type = 'tag'
                     and spend.tags is not null
-                    and {{ matches_pattern("json_extract_string(spend.tags, '$.\"' || rules.tag_key || '\"')", 'rules.tag_value') }}
+                    and {{ matches_pattern(json_extract_text('spend.tags', 'rules.tag_key'), 'rules.tag_value') }}
                 )
             )
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by spend_key order by priority, specificity, rule_id
+        ) as rule_rank
+    from candidates
 
 ),
 
 winners as (
 
     select *
-    from candidates
-    qualify row_number() over (
-        partition by spend_key order by priority, specificity, rule_id
-    ) = 1
+    from ranked
+    where rule_rank = 1
 
 ),
 

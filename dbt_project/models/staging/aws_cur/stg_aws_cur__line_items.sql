@@ -28,7 +28,7 @@ renamed as (
         upper(line_item_currency_code) as billing_currency,
         line_item_line_item_description as line_item_description,
         pricing_unit,
-        json_extract_string(product, '$.product_name') as product_name,
+        {{ json_extract_text('product', "'product_name'") }} as product_name,
         nullif(resource_tags, '{}') as tags
 
     from source
@@ -44,31 +44,31 @@ classified as (
             billing_entity = 'AWS Marketplace'
             and (
                 product_name ilike '%bedrock%'
-                or regexp_matches(usage_type, 'MP:.*Token', 'i')
+                or {{ regex_contains('usage_type', "'MP:.*Token'", case_insensitive=true) }}
             )
         ) as is_ai,
         case
-            when regexp_matches(usage_type, 'cache-?read|CacheRead', 'i') then 'cached_input'
-            when regexp_matches(usage_type, 'cache-?write|CacheWrite', 'i') then 'cache_write'
-            when regexp_matches(usage_type, 'output-tokens|OutputToken|output_tokens', 'i')
+            when {{ regex_contains('usage_type', "'cache-?read|CacheRead'", case_insensitive=true) }} then 'cached_input'
+            when {{ regex_contains('usage_type', "'cache-?write|CacheWrite'", case_insensitive=true) }} then 'cache_write'
+            when {{ regex_contains('usage_type', "'output-tokens|OutputToken|output_tokens'", case_insensitive=true) }}
                 then 'output'
-            when regexp_matches(usage_type, 'input-tokens|InputToken|input_tokens', 'i')
+            when {{ regex_contains('usage_type', "'input-tokens|InputToken|input_tokens'", case_insensitive=true) }}
                 then 'input'
         end as token_class,
         case
-            when regexp_matches(usage_type, '(^|[-_])batch([-_]|$)', 'i') then 'batch'
-            when regexp_matches(usage_type, '(^|[-_])priority([-_]|$)', 'i') then 'priority'
-            when regexp_matches(usage_type, '(^|[-_])flex([-_]|$)', 'i') then 'flex'
-            when regexp_matches(usage_type, '(^|[-_])provisioned([-_]|$)', 'i') then 'provisioned'
+            when {{ regex_contains('usage_type', "'(^|[-_])batch([-_]|$)'", case_insensitive=true) }} then 'batch'
+            when {{ regex_contains('usage_type', "'(^|[-_])priority([-_]|$)'", case_insensitive=true) }} then 'priority'
+            when {{ regex_contains('usage_type', "'(^|[-_])flex([-_]|$)'", case_insensitive=true) }} then 'flex'
+            when {{ regex_contains('usage_type', "'(^|[-_])provisioned([-_]|$)'", case_insensitive=true) }} then 'provisioned'
             else 'standard'
         end as service_tier,
         -- first-party usage types read <region>-<model>-<token type>[-<tier>][-cross-region-<geo>]
         nullif(
-            regexp_extract(
-                usage_type,
-                '^[A-Z]{2,4}[0-9]?-(.+?)-(mantle-)?(input-tokens|output-tokens|cache-(read|write)-(input-token-count|tokens))',
+            {{ regex_extract(
+                'usage_type',
+                "'^[A-Z]{2,4}[0-9]?-(.+?)-(mantle-)?(input-tokens|output-tokens|cache-(read|write)-(input-token-count|tokens))'",
                 1
-            ),
+            ) }},
             ''
         ) as usage_type_model
 
@@ -91,12 +91,12 @@ final as (
                     ''
                 )
             -- Claude4Sonnet -> claude-sonnet-4, Claude4.6Opus -> claude-opus-4.6
-            when regexp_matches(usage_type_model, '^Claude([0-9][0-9.]*)([A-Za-z]+)$')
+            when {{ regex_contains('usage_type_model', "'^Claude([0-9][0-9.]*)([A-Za-z]+)$'") }}
                 then
                     'claude-'
-                    || lower(regexp_extract(usage_type_model, '^Claude([0-9][0-9.]*)([A-Za-z]+)$', 2))
+                    || lower({{ regex_extract('usage_type_model', "'^Claude([0-9][0-9.]*)([A-Za-z]+)$'", 2) }})
                     || '-'
-                    || regexp_extract(usage_type_model, '^Claude([0-9][0-9.]*)([A-Za-z]+)$', 1)
+                    || {{ regex_extract('usage_type_model', "'^Claude([0-9][0-9.]*)([A-Za-z]+)$'", 1) }}
             -- NovaLite -> nova-lite, anthropic.claude-opus-4-8 stays as written
             else lower(regexp_replace(usage_type_model, '([a-z0-9])([A-Z])', '\1-\2', 'g'))
         end as model,

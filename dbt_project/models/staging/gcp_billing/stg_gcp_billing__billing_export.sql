@@ -34,7 +34,7 @@ renamed as (
         coalesce(cost_type, 'regular') as cost_type,
         case
             when labels is not null and project_labels is not null
-                then cast(json_merge_patch(project_labels, labels) as varchar)
+                then {{ json_merge_objects('project_labels', 'labels') }}
             else coalesce(labels, project_labels)
         end as tags,
         service_description in ('Vertex AI', 'Generative Language API')
@@ -50,7 +50,7 @@ final as (
         *,
         case
             when lower(sku_description) like '%caching storage%' then null
-            when regexp_matches(lower(sku_description), 'cach(ed|ing)') then 'cached_input'
+            when {{ regex_contains('lower(sku_description)', "'cach(ed|ing)'") }} then 'cached_input'
             when lower(sku_description) like '%output%' then 'output'
             when lower(sku_description) like '%input%' then 'input'
         end as token_class,
@@ -62,11 +62,11 @@ final as (
         end as service_tier,
         nullif(
             replace(
-                regexp_extract(
-                    lower(sku_description),
-                    '^((gemini|claude|gemma)( [0-9][0-9.]*)?( (flash|pro|ultra|nano|sonnet|opus|haiku)([- ]lite)?)?( [0-9][0-9.]*)?)',
+                {{ regex_extract(
+                    'lower(sku_description)',
+                    "'^((gemini|claude|gemma)( [0-9][0-9.]*)?( (flash|pro|ultra|nano|sonnet|opus|haiku)([- ]lite)?)?( [0-9][0-9.]*)?)'",
                     1
-                ),
+                ) }},
                 ' ', '-'
             ),
             ''
@@ -75,12 +75,12 @@ final as (
             when cost_type = 'tax' then 'tax'
             when cost_type in ('adjustment', 'rounding error') then 'other'
             when lower(sku_description) like '%caching storage%' then 'storage'
-            when regexp_matches(lower(sku_description), 'input|output|cach') then 'usage'
+            when {{ regex_contains('lower(sku_description)', "'input|output|cach'") }} then 'usage'
             else 'other'
         end as charge_type,
         case
             when
-                regexp_matches(lower(sku_description), 'input|output|cached|caching')
+                {{ regex_contains('lower(sku_description)', "'input|output|cached|caching'") }}
                 and lower(sku_description) not like '%caching storage%'
                 and lower(coalesce(usage_unit, 'count')) in ('count', 'tokens', 'token')
                 then cast(round(usage_amount) as bigint)

@@ -16,9 +16,9 @@ renamed as (
         line_item,
         -- real line items read "<model>, <token class>"; split on the last ", " and keep
         -- the raw string for anything that does not follow that shape
-        nullif(regexp_extract(line_item, '^(.*), ([^,]+)$', 1), '') as line_item_model,
+        nullif({{ regex_extract('line_item', "'^(.*), ([^,]+)$'", 1) }}, '') as line_item_model,
         coalesce(
-            nullif(regexp_extract(line_item, '^(.*), ([^,]+)$', 2), ''), line_item
+            nullif({{ regex_extract('line_item', "'^(.*), ([^,]+)$'", 2) }}, ''), line_item
         ) as line_item_kind,
         cast(amount_value as {{ money_type() }}) as billed_cost,
         upper(amount_currency) as billing_currency,

@@ -19,7 +19,7 @@ renamed as (
         {{ unix_to_utc_date('start_time_unix_nano / 1000000000') }} as request_date,
         start_time_unix_nano,
         end_time_unix_nano,
-        (end_time_unix_nano - start_time_unix_nano) // 1000000 as duration_ms,
+        {{ integer_divide('end_time_unix_nano - start_time_unix_nano', '1000000') }} as duration_ms,
         service_name,
         service_version,
         deployment_environment,
