@@ -21,6 +21,7 @@ import glob
 import os
 import pwd
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -163,21 +164,21 @@ def _run(cmd: list[str], what: str, log_path: Path | None = None) -> None:
         )
 
 
-@contextlib.contextmanager
-def postgres_server(database: str = "aispend") -> Iterator[PostgresServer]:
-    """Start a server in a new temporary folder; stop it and remove the folder on exit."""
+def start_server(root: Path, port: int | None = None, database: str = "aispend") -> PostgresServer:
+    """initdb in `root/data` and start the server (log in `root/server.log`); on a free port
+    unless `port` is given. Raises PostgresStartFailed with the log; nothing is left running
+    then."""
     binaries = pg_bin()
     for name in ("initdb", "pg_ctl"):
         if not (binaries / name).exists():
             raise PostgresStartFailed(f"no {name} in {binaries} (set AISPEND_PG_BIN)")
     prefix, owner = _as_server_user()
-    # not under pytest's tmp dirs: those are private to this user, the server runs as another
-    root = Path(tempfile.mkdtemp(prefix="aispend-pg-"))
+    root.mkdir(parents=True, exist_ok=True)
     data, log_path, pwfile = root / "data", root / "server.log", root / "pwfile"
     superuser_password = f"pg-super-{secrets.token_hex(12)}"
     server = PostgresServer(
         host="127.0.0.1",
-        port=_free_port(),
+        port=port or _free_port(),
         user=ROLE,
         database=database,
         password=f"pgpw-MARKER-{secrets.token_hex(16)}",
@@ -189,7 +190,6 @@ def postgres_server(database: str = "aispend") -> Iterator[PostgresServer]:
     if owner is not None:
         shutil.chown(root, owner)
         shutil.chown(pwfile, owner)
-    started = False
     try:
         _run(
             [
@@ -201,7 +201,9 @@ def postgres_server(database: str = "aispend") -> Iterator[PostgresServer]:
             ],
             "initdb",
         )
-        pwfile.unlink()
+    finally:
+        pwfile.unlink(missing_ok=True)
+    for attempt in range(3):
         options = " ".join(
             [
                 f"-p {server.port} -h 127.0.0.1 -k {root}",
@@ -209,24 +211,53 @@ def postgres_server(database: str = "aispend") -> Iterator[PostgresServer]:
                 "-c max_connections=200",
             ]
         )
-        _run(
-            [
-                *prefix,
-                str(binaries / "pg_ctl"),
-                *("-D", str(data), "-l", str(log_path), "-o", options),
-                *("-w", "-t", str(START_TIMEOUT), "start"),
-            ],
-            "pg_ctl start",
-            log_path,
-        )
-        started = True
+        try:
+            _run(
+                [
+                    *prefix,
+                    str(binaries / "pg_ctl"),
+                    *("-D", str(data), "-l", str(log_path), "-o", options),
+                    *("-w", "-t", str(START_TIMEOUT), "start"),
+                ],
+                "pg_ctl start",
+                log_path,
+            )
+            break
+        except PostgresStartFailed as exc:
+            # another process took the free port between the probe and the start: try another
+            if port is not None or attempt == 2 or "could not bind" not in str(exc):
+                raise
+            server = replace(server, port=_free_port())
+    try:
         _create_role_and_database(server)
-        yield server
+    except BaseException:
+        stop_server(root)
+        raise
+    return server
+
+
+def stop_server(root: Path) -> None:
+    """`pg_ctl stop` (fast) on the server in `root/data`, if it runs."""
+    data = root / "data"
+    if not (data / "postmaster.pid").exists():
+        return
+    prefix, _ = _as_server_user()
+    stop = [str(pg_bin() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]
+    _run([*prefix, *stop], "pg_ctl stop", root / "server.log")
+
+
+@contextlib.contextmanager
+def postgres_server(database: str = "aispend") -> Iterator[PostgresServer]:
+    """Start a server in a new temporary folder; stop it and remove the folder on exit."""
+    # not under pytest's tmp dirs: those are private to this user, the server runs as another
+    root = Path(tempfile.mkdtemp(prefix="aispend-pg-"))
+    try:
+        server = start_server(root, database=database)
+        try:
+            yield server
+        finally:
+            stop_server(root)
     finally:
-        if started:
-            with contextlib.suppress(PostgresStartFailed):
-                stop = [str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]
-                _run([*prefix, *stop], "pg_ctl stop", log_path)
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -268,3 +299,31 @@ def postgres_db_fixture(postgres: PostgresServer, request: pytest.FixtureRequest
     """A new empty database on the session's server, for one test."""
     safe = "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:40]
     return postgres.create_database(f"t_{safe}_{secrets.token_hex(3)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m tests.support.postgres start DIR [--port N]` starts a throwaway server in DIR
+    and prints `export PG...=...` lines for the shell (eval them); `stop DIR` stops it and
+    removes DIR. For CI and local tries of AISPEND_TARGET=postgres (`make run-postgres`)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tests.support.postgres")
+    parser.add_argument("action", choices=("start", "stop"))
+    parser.add_argument("dir", type=Path)
+    parser.add_argument("--port", type=int, default=None)
+    args = parser.parse_args(argv)
+    root = args.dir.resolve()
+    if args.action == "stop":
+        stop_server(root)
+        shutil.rmtree(root, ignore_errors=True)
+        return 0
+    if (root / "data").exists():
+        raise SystemExit(f"{root}/data exists: stop that server first (`stop {args.dir}`)")
+    server = start_server(root, port=args.port)
+    for name, value in server.env().items():
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
