@@ -15,7 +15,19 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # a FOCUS 1.2 CostAndUsage export (CSV or Parquet) for `make focus-validate`
 FOCUS_FILE ?= data/exports/focus/focus_ai_spend.csv
 
-.PHONY: install manifest dagster-home run dev lint fmt test test-unit test-integration focus-validate clean
+# PostgreSQL (README "Running on PostgreSQL"): the warehouse (AISPEND_TARGET=postgres) and
+# Dagster's storage on the server named by libpq's PG* variables, defaults filled in (Dagster's
+# instance settings need every one of them set; PGPASSWORD may be empty). A DAGSTER_HOME of its
+# own, so the DuckDB one is left as it is.
+PG_DAGSTER_HOME ?= $(CURDIR)/.dagster-postgres
+PG_ENV = AISPEND_TARGET=postgres DAGSTER_HOME=$(PG_DAGSTER_HOME) \
+	PGHOST="$${PGHOST:-127.0.0.1}" PGPORT="$${PGPORT:-5432}" PGUSER="$${PGUSER:-aispend}" \
+	PGPASSWORD="$${PGPASSWORD:-}" PGDATABASE="$${PGDATABASE:-aispend}"
+# `make postgres-up`: a throwaway local server in .postgres/ (then `. .postgres/env`)
+PG_LOCAL_PORT ?= 5433
+
+.PHONY: install manifest dagster-home run dev lint fmt test test-unit test-integration focus-validate clean \
+	dagster-home-postgres run-postgres dev-postgres test-postgres postgres-up postgres-down
 
 install: $(STAMP)
 
@@ -39,6 +51,26 @@ run: manifest dagster-home
 dev: manifest dagster-home
 	$(BIN)/dagster dev -w workspace.yaml
 
+dagster-home-postgres:
+	@mkdir -p $(PG_DAGSTER_HOME)
+	@cp -n orchestration/dagster-postgres.yaml $(PG_DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
+
+run-postgres: manifest dagster-home-postgres
+	$(PG_ENV) $(BIN)/aispend run
+
+dev-postgres: manifest dagster-home-postgres
+	$(PG_ENV) $(BIN)/dagster dev -w workspace.yaml
+
+postgres-up: install
+	@mkdir -p .postgres
+	$(BIN)/python -m tests.support.postgres start .postgres/server --port $(PG_LOCAL_PORT) > .postgres/env
+	@chmod 600 .postgres/env
+	@echo "PostgreSQL on 127.0.0.1:$(PG_LOCAL_PORT); now: . .postgres/env && make run-postgres"
+
+postgres-down:
+	$(BIN)/python -m tests.support.postgres stop .postgres/server
+	rm -rf .postgres
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -58,9 +90,13 @@ test-unit: manifest
 test-integration: manifest
 	$(BIN)/python -m pytest tests/integration
 
+# the tests that start their own PostgreSQL server (Debian's `postgresql` package)
+test-postgres: manifest
+	$(BIN)/python -m pytest tests/integration/test_warehouse_targets.py tests/e2e/test_dagster_on_postgres.py
+
 # the FinOps Foundation validator (own Python 3.12 venv: .venv-focus); fails on any failing rule
 focus-validate:
 	scripts/focus_validate.sh $(FOCUS_FILE)
 
 clean:
-	rm -rf data .dagster dbt_project/target dbt_project/logs .pytest_cache
+	rm -rf data .dagster .dagster-postgres dbt_project/target dbt_project/logs .pytest_cache
