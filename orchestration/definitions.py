@@ -8,7 +8,7 @@ import dagster as dg
 from orchestration.defs.alerting import alert_sensors
 from orchestration.defs.analytics import analytics_assets
 from orchestration.defs.automation import daily_job, daily_schedule
-from orchestration.defs.checks import fact_checks
+from orchestration.defs.checks import fact_checks, file_checks
 from orchestration.defs.exports import daily_report, focus_ai_spend_files, serving_copy
 from orchestration.defs.ingestion import source_assets
 from orchestration.defs.reference import reference_assets
@@ -25,7 +25,7 @@ defs = dg.Definitions(
         serving_copy,
         daily_report,
     ],
-    asset_checks=fact_checks,
+    asset_checks=[*file_checks, *fact_checks],
     jobs=[daily_job],
     schedules=[daily_schedule],
     sensors=alert_sensors,

@@ -1,7 +1,9 @@
-"""Blocking checks on the spend fact beyond dbt's: every provider is fresh and has every day.
+"""Blocking checks beyond dbt's: every export file reconciles with its raw table, and every
+provider is fresh and has every day in the spend fact.
 
-They block what reads the fact (analytics, report, serving copy) and make the alert sensor say
-the data are not trustworthy instead of reporting anomalies.
+The file checks sit on the raw tables and block the dbt models that read them; the fact checks
+block what reads the fact (analytics, report, serving copy). A failed one makes the alert
+sensor say the data are not trustworthy instead of reporting anomalies.
 
 No `from __future__ import annotations` here: Dagster inspects the function signatures.
 """
@@ -12,8 +14,11 @@ from dagster_dbt import get_asset_key_for_model
 
 from orchestration.defs.ingestion import WRITE_POOL
 from orchestration.defs.transform import dbt_models
+from orchestration.file_totals import EXPORTS, MAX_MISMATCHES, export_folder, reconcile_run
 from orchestration.quality import missing_days, stale_providers
 from orchestration.settings import load_settings
+from orchestration.sources import SOURCES
+from orchestration.warehouse import connect
 
 FACT = get_asset_key_for_model([dbt_models], "fct_ai_spend")
 
@@ -69,3 +74,79 @@ def no_provider_misses_a_day() -> dg.AssetCheckResult:
 
 
 fact_checks = [every_provider_is_fresh, no_provider_misses_a_day]
+
+
+# --------------------------------------------------------------------------- export files
+
+FILE_CHECK_DESCRIPTIONS = {
+    "aws_cur": "every CUR file of the window's BILLING_PERIOD folders: rows, and "
+    "line_item_unblended_cost summed",
+    "gcp_billing": "every billing-export file, rows of the window's invoice months: rows, and "
+    "cost and credits summed",
+    "azure_cost": "every cost-details file (EA and MCA), rows of the window's billing months: "
+    "rows, and CostInBillingCurrency summed",
+    "focus": "every FOCUS file, rows of the window's billing periods: rows, and BilledCost summed",
+}
+
+
+def _file_totals_check(source: str) -> dg.AssetChecksDefinition:
+    spec = EXPORTS[source]
+
+    @dg.asset_check(
+        asset=dg.AssetKey([spec.dataset, spec.table]),
+        name=f"{source}_files_reconcile",
+        blocking=True,
+        pool=WRITE_POOL,
+        description=(
+            f"Control totals of the export files, read again independently of the loader: "
+            f"{FILE_CHECK_DESCRIPTIONS[source]}; per file, the file's rows = rows in "
+            f"{spec.dataset}.{spec.table} + rows in {spec.dataset}.quarantine, and the money "
+            "of the rows not quarantined = raw's, to 12 decimals. Raw rows of a file no longer "
+            "delivered fail it too. Blocks the dbt models of the source."
+        ),
+    )
+    def _check() -> dg.AssetCheckResult:
+        settings = load_settings()
+        provider = SOURCES[source].provider
+        if provider not in settings.providers:
+            return dg.AssetCheckResult(
+                passed=True,
+                description=f"{provider} is not in AISPEND_PROVIDERS: nothing to reconcile",
+                metadata={"folder": str(export_folder(source, settings))},
+            )
+        with connect(settings, read_only=True) as con:
+            result = reconcile_run(con, source, settings)
+        totals = {k: str(v) for k, v in result.totals().items()}
+        files = [
+            {
+                "file": f.file,
+                "rows": f.rows,
+                "raw_rows": f.raw_rows,
+                "quarantined": f.quarantined,
+                **{k: str(v) for k, v in f.totals.items()},
+            }
+            for f in result.files
+        ]
+        return dg.AssetCheckResult(
+            passed=result.passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=result.summary(),
+            metadata={
+                "folder": result.folder,
+                "months": ", ".join(result.months),
+                "files_checked": len(result.files),
+                "rows": sum(f.rows for f in result.files),
+                "rows_quarantined": sum(f.quarantined for f in result.files),
+                "totals": dg.MetadataValue.json(totals),
+                "mismatch_count": len(result.mismatches),
+                "mismatches": dg.MetadataValue.json(
+                    [m.as_dict() for m in result.mismatches[:MAX_MISMATCHES]]
+                ),
+                "files": dg.MetadataValue.json(files[:100]),
+            },
+        )
+
+    return _check
+
+
+file_checks = [_file_totals_check(source) for source in EXPORTS]

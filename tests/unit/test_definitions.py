@@ -131,3 +131,23 @@ def test_analytics_refuse_an_allocation_that_does_not_add_up():
     con.execute("update marts.fct_ai_spend_allocated set billed_cost = 9.99")
     with pytest.raises(dg.Failure, match=r"openai 2026-11-01 USD: bill 10.00 vs allocated 9.99"):
         assert_allocation_reconciles(con, date(2026, 11, 1), date(2026, 11, 2))
+
+
+def test_export_files_reconcile_in_blocking_checks_on_their_raw_tables_in_the_daily_job():
+    """One control-total check per export source, on the raw table it lands, blocking the dbt
+    models that read it, and run by the daily job."""
+    expected = {
+        "aws_cur_files_reconcile": ["raw_aws_cur", "cur_line_items"],
+        "gcp_billing_files_reconcile": ["raw_gcp_billing", "billing_export"],
+        "azure_cost_files_reconcile": ["raw_azure_cost", "cost_details"],
+        "focus_files_reconcile": ["raw_focus", "focus_rows"],
+    }
+    specs = {spec.key.name: spec for checks in defs.asset_checks for spec in checks.check_specs}
+    job_checks = defs.resolve_job_def("aispend_daily").asset_layer.asset_graph.asset_check_keys
+    graph = defs.resolve_asset_graph()
+    for name, key in expected.items():
+        spec = specs[name]
+        assert spec.blocking and spec.asset_key == dg.AssetKey(key), name
+        assert "raw" in spec.description and "quarantine" in spec.description
+        assert spec.key in job_checks, name
+        assert graph.get(dg.AssetKey(key)).child_keys, f"nothing reads {key}"
