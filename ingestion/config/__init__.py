@@ -1,7 +1,9 @@
 """Configuration files a FinOps team edits (allocation rules, teams), validated on load.
 
-They are read by dbt Python models (`stg_config__*`), so dbt, Dagster and the tests see the
-same rows. Every error names the file, the line and the field.
+The Dagster asset `config_ingest` (orchestration/defs/reference.py) validates them and lands
+them with dlt (`source.config_resources`, dataset `raw_config`) before dbt's `stg_config__*`
+models read them, on DuckDB or PostgreSQL alike. Every error names the file, the line and the
+field.
 """
 
 from ingestion.config.allocation import (

@@ -250,10 +250,10 @@ def _frame(items: Iterable[Any], columns: list[str]) -> pd.DataFrame:
 
 
 def rules_frame(path: Path | None = None) -> pd.DataFrame:
-    """The validated rules as a DataFrame (what `stg_config__allocation_rules` returns)."""
+    """The validated rules as a DataFrame (the rows `raw_config.allocation_rules` holds)."""
     return _frame(load_allocation_rules(path), [f.name for f in fields(AllocationRule)])
 
 
 def teams_frame(path: Path | None = None) -> pd.DataFrame:
-    """The validated teams as a DataFrame (what `stg_config__teams` returns)."""
+    """The validated teams as a DataFrame (the rows `raw_config.teams` holds)."""
     return _frame(load_teams(path), [f.name for f in fields(Team)])

@@ -1,6 +1,7 @@
 """List prices per (provider, model) from genai-prices' bundled data, with local overrides.
 
-Called from a dbt Python model with the models seen in the spend data; see README.md.
+Built for the models dbt has seen in the spend data (`int_models_observed`) and landed with dlt
+as `raw_reference.price_book` (source.py) for the SQL model `int_price_book`; see README.md.
 """
 
 from ingestion.prices.book import (
