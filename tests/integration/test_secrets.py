@@ -49,6 +49,9 @@ MARKER_HOOK_SECRET = "whsec_MARKER_hmac_0e7a4c91d2f35b68a7"
 MARKER_SLACK_PATH = "MARKERslackTOKEN5a8f2c7e91d03b46"
 MARKER_TEAMS_PATH = "MARKERteamsTOKEN83b0d6f1a2c9e574"
 MARKER_SMTP_PASSWORD = "smtp-pw-MARKER-3c7b9e1f05a2d846f0"
+# in the environment of a DuckDB run, where nothing should read it, let alone print it (the
+# PostgreSQL target's own password checks: test_warehouse_targets, test_dagster_on_postgres)
+MARKER_PG_PASSWORD = "pgpw-MARKER-duckdb-run-8e2f61c0b9d4a753"
 SMTP_USER = "aispend-alerts"
 
 ROUTES_YAML = """\
@@ -210,6 +213,7 @@ def test_no_secret_reaches_any_output(
             "T_SMTP_PORT": str(smtp_port),
             "T_SMTP_USER": SMTP_USER,
             "T_SMTP_PASSWORD": MARKER_SMTP_PASSWORD,
+            "PGPASSWORD": MARKER_PG_PASSWORD,
         }.items():
             env.setenv(name, value)
         if smtp_cert:  # the client verifies the throwaway certificate through the default CAs
@@ -286,6 +290,7 @@ def test_no_secret_reaches_any_output(
             "Teams URL": teams_url,
             "Teams URL path": MARKER_TEAMS_PATH,
             "SMTP password": MARKER_SMTP_PASSWORD,
+            "PGPASSWORD": MARKER_PG_PASSWORD,
         }
     )
     leaks: list[Leak] = []
