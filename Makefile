@@ -75,6 +75,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint dbt_project/models dbt_project/tests
+	$(BIN)/python scripts/check_portable_sql.py
 
 fmt: install
 	$(BIN)/ruff check --fix .
