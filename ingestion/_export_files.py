@@ -27,6 +27,10 @@ from ingestion._common import SourceDataError, to_decimal
 from ingestion._quarantine import BadFileError, Quarantine, RowError
 
 DATA_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".jsonl", ".json", ".jsonl.gz")
+# the formats of the table-shaped exports (AWS CUR 2.0, Azure cost details, FOCUS): a JSON file
+# beside them is the export's manifest (Azure writes `manifest.json` in every partitioned run
+# folder, AWS `metadata/…-Manifest.json`), never data
+TABLE_SUFFIXES = (".parquet", ".csv", ".csv.gz")
 # decimal(38, 12): at most 26 digits before the point
 MONEY_LIMIT = Decimal(10) ** 26
 # header -> names of the required columns it lacks
@@ -34,14 +38,17 @@ HeaderCheck = Callable[[list[str]], list[str]]
 Raw = dict[str, Any]
 
 
-def is_data_file(path: Path) -> bool:
+def is_data_file(path: Path, suffixes: tuple[str, ...] = DATA_SUFFIXES) -> bool:
     name = path.name.lower()
-    return path.is_file() and name.endswith(DATA_SUFFIXES)
+    return path.is_file() and name.endswith(suffixes)
 
 
-def data_files(root: Path) -> list[Path]:
-    """Data files below `root`, sorted, hidden/temporary files excluded."""
-    return sorted(p for p in root.rglob("*") if is_data_file(p) and not p.name.startswith("."))
+def data_files(root: Path, suffixes: tuple[str, ...] = DATA_SUFFIXES) -> list[Path]:
+    """Data files (names ending in one of `suffixes`) below `root`, sorted, hidden/temporary
+    files excluded."""
+    return sorted(
+        p for p in root.rglob("*") if is_data_file(p, suffixes) and not p.name.startswith(".")
+    )
 
 
 def months_in_window(start: date, end: date) -> list[str]:

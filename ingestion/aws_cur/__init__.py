@@ -26,6 +26,7 @@ from dlt.sources import DltResource
 
 from ingestion._common import natural_key
 from ingestion._export_files import (
+    TABLE_SUFFIXES,
     data_files,
     iter_rows,
     map_json,
@@ -96,7 +97,7 @@ def _period_files(root: Path, months: list[str]) -> list[tuple[str, Path]]:
     for folder in sorted(data.rglob("BILLING_PERIOD=*")):
         match = PERIOD_DIR.match(folder.name)
         if folder.is_dir() and match and match.group(1) in months:
-            out.extend((match.group(1), f) for f in data_files(folder))
+            out.extend((match.group(1), f) for f in data_files(folder, TABLE_SUFFIXES))
     return out
 
 

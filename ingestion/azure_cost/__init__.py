@@ -28,6 +28,7 @@ from dlt.sources import DltResource
 
 from ingestion._common import natural_key
 from ingestion._export_files import (
+    TABLE_SUFFIXES,
     data_files,
     iter_rows,
     money,
@@ -250,7 +251,7 @@ def azure_cost_source(
         be interpreted go to `quarantine`."""
         quarantine = Quarantine("azure_cost", "cost_details")
         quarantine.covers(UNKNOWN_PARTITION)  # every file is read on every run
-        files = data_files(root)
+        files = data_files(root, TABLE_SUFFIXES)
         if not files:
             log.warning("azure_cost: no export files under %s", root)
         for path in files:

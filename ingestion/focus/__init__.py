@@ -28,6 +28,7 @@ from dlt.sources import DltResource
 
 from ingestion._common import natural_key
 from ingestion._export_files import (
+    TABLE_SUFFIXES,
     data_files,
     iter_rows,
     map_json,
@@ -223,7 +224,7 @@ def focus_source(
         stats: dict[str, int] = {}
         quarantine = Quarantine("focus", "focus_rows")
         quarantine.covers(UNKNOWN_PARTITION)  # every file is read on every run
-        files = data_files(root)
+        files = data_files(root, TABLE_SUFFIXES)
         if not files:
             log.warning("focus: no FOCUS files under %s", root)
         for path in files:

@@ -342,3 +342,39 @@ def test_focus_malformed_billed_cost_is_quarantined(tmp_path):
     )
     reason = one(con, "select reason from raw_focus.quarantine where field = 'BilledCost'")[0]
     assert re.search(r"f\.csv row 3: field 'BilledCost' has value 'USD 1\.92'", reason)
+
+
+def test_a_manifest_beside_the_data_is_not_read_as_data(tmp_path):
+    """Azure writes `manifest.json` into every partitioned export run folder, AWS
+    `metadata/BILLING_PERIOD=…/…-Manifest.json`: the table-shaped sources read CSV and Parquet
+    only (a pretty-printed manifest read as JSON-lines failed the whole run)."""
+    manifest = json.dumps({"manifestVersion": "2024-04-01", "blobCount": 1}, indent=2)
+
+    def totals(name: str, source: Any, table: str, money: str) -> Any:
+        with run(tmp_path, name, source) as con:
+            return one(con, f"select count(*), sum({money}) from raw_{name}.{table}")
+
+    run_dir = tmp_path / "az" / "costs" / "20260601-20260630" / "run-1"
+    write_csv(run_dir / "part_0_0001.csv", ["SubscriptionId", "Date", "CostInBillingCurrency"],
+              [["sub-1", "06/01/2026", "1.5"]])  # fmt: skip
+    (run_dir / "manifest.json").write_text(manifest)
+    source = azure_cost_source(str(tmp_path / "az"), JUNE, JULY_END)
+    got = totals("azure_cost", source, "cost_details", "cost_in_billing_currency")
+    assert got == (1, Decimal("1.5"))
+
+    focus_dir = tmp_path / "focus"
+    write_csv(focus_dir / "part_0_0001.csv", ["BilledCost", "BillingPeriodStart"],
+              [["2.5", "2026-06-01T00:00:00Z"]])  # fmt: skip
+    (focus_dir / "manifest.json").write_text(manifest)
+    source = focus_source(str(focus_dir), JUNE, JULY_END)
+    assert totals("focus", source, "focus_rows", "billed_cost") == (1, Decimal("2.5"))
+
+    cur = tmp_path / "prefix" / "aispend-cur"  # the folder above the export: no data/ below it
+    write_csv(cur / "data" / "BILLING_PERIOD=2026-06" / "aispend-cur-00001.csv",
+              ["identity_line_item_id", "line_item_unblended_cost"], [["a1", "3.5"]])  # fmt: skip
+    meta = cur / "metadata" / "BILLING_PERIOD=2026-06" / "aispend-cur-Manifest.json"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(manifest)
+    source = aws_cur_source(str(tmp_path / "prefix"), JUNE, JULY_END)
+    got = totals("aws_cur", source, "cur_line_items", "line_item_unblended_cost")
+    assert got == (1, Decimal("3.5"))
