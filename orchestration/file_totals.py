@@ -52,6 +52,9 @@ from typing import Any
 import duckdb
 
 DATA_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".jsonl", ".json", ".jsonl.gz")
+# the table-shaped exports are CSV or Parquet; a JSON file beside them is a manifest
+TABLE_SUFFIXES = (".parquet", ".csv", ".csv.gz")
+SUFFIXES = {"gcp_billing": DATA_SUFFIXES}
 MONEY_TYPE = "decimal(38, 12)"
 FLOAT_TOLERANCE = Decimal("0.000001")
 UNKNOWN_PARTITION = "?"
@@ -193,13 +196,13 @@ def months_in_window(start: date, end: date) -> list[str]:
     return out
 
 
-def _data_files(root: Path) -> list[Path]:
+def _data_files(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
     if not root.is_dir():
         return []
     return sorted(
         p
         for p in root.rglob("*")
-        if p.is_file() and p.name.lower().endswith(DATA_SUFFIXES) and not p.name.startswith(".")
+        if p.is_file() and p.name.lower().endswith(suffixes) and not p.name.startswith(".")
     )
 
 
@@ -209,9 +212,11 @@ _PERIOD_DIR = re.compile(r"^BILLING_PERIOD=(\d{4}-\d{2})$")
 def window_files(source: str, folder: Path, months: Iterable[str]) -> list[tuple[Path, str]]:
     """(file, the folder's billing period or '') of every data file the source reads for the
     window: AWS the files of the window's `BILLING_PERIOD=YYYY-MM` folders (under `data/` when
-    there is one), the others every data file under the folder."""
+    there is one), the others every data file under the folder; CSV and Parquet only, but for
+    GCP's JSON-lines."""
+    suffixes = SUFFIXES.get(source, TABLE_SUFFIXES)
     if source != "aws_cur":
-        return [(p, "") for p in _data_files(folder)]
+        return [(p, "") for p in _data_files(folder, suffixes)]
     wanted = set(months)
     data = folder / "data" if (folder / "data").is_dir() else folder
     out = []
@@ -219,7 +224,7 @@ def window_files(source: str, folder: Path, months: Iterable[str]) -> list[tuple
         for sub in sorted(data.rglob("BILLING_PERIOD=*")):
             match = _PERIOD_DIR.match(sub.name)
             if sub.is_dir() and match and match.group(1) in wanted:
-                out.extend((p, match.group(1)) for p in _data_files(sub))
+                out.extend((p, match.group(1)) for p in _data_files(sub, suffixes))
     return out
 
 

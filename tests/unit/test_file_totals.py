@@ -294,3 +294,13 @@ def test_a_disabled_provider_or_a_folder_without_files_passes_with_a_note(tmp_pa
             f"simulator_exports/seed{settings.simulator_seed}_"
             f"{settings.start_date}_{settings.end_date}/focus"
         )
+
+
+def test_a_manifest_beside_the_data_is_no_file_to_reconcile(own_exports):
+    exports, warehouse = own_exports("azure_cost")
+    folder = exports / "azure_cost"
+    (folder / "ea-actual-cost" / "manifest.json").write_text('{\n  "blobCount": 1\n}\n')
+    load(warehouse, "azure_cost", folder)
+    result = reconcile(warehouse, "azure_cost", folder)
+    assert result.passed, result.summary()
+    assert result.files and not [f for f in result.files if f.file.endswith(".json")]
