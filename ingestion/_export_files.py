@@ -140,10 +140,17 @@ def _json_lines(path: Path, source: str) -> Iterator[tuple[int, Raw | RowError]]
             if not line.strip():
                 continue
             n += 1
+            field = None
             try:
-                obj = json.loads(line, parse_float=Decimal)
+                obj = json.loads(line, parse_float=Decimal, object_pairs_hook=_unique_keys)
             except json.JSONDecodeError as exc:
                 why = f"is not valid JSON: {exc}"
+            except _DuplicateKeyError as exc:
+                # an object all the same (the file is JSON-lines), but which value is meant?
+                if held:
+                    yield from held
+                held, field = None, exc.key
+                why = f"has the key '{exc.key}' twice: its value is ambiguous"
             else:
                 if isinstance(obj, dict):
                     if held:
@@ -152,7 +159,7 @@ def _json_lines(path: Path, source: str) -> Iterator[tuple[int, Raw | RowError]]
                     yield n, obj
                     continue
                 why = f"is not a JSON object but {type(obj).__name__}"
-            problem = RowError(f"{path}: row {n} {why}", path=path, row=n, raw=line)
+            problem = RowError(f"{path}: row {n} {why}", path=path, row=n, field=field, raw=line)
             if held is None:
                 yield n, problem
             else:
@@ -162,6 +169,23 @@ def _json_lines(path: Path, source: str) -> Iterator[tuple[int, Raw | RowError]]
             f"{source}: {path}: not a JSON-lines file, none of its {n} lines is a JSON object "
             f"(the first: {held[0][1]})"
         )
+
+
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's members, refusing a name given twice (Python keeps the last value,
+    other readers the first: a money value must not depend on the reader)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKeyError(key)
+        out[key] = value
+    return out
 
 
 def _parquet_rows(
@@ -257,6 +281,11 @@ def money(value: Any, *, path: Path, row: int, field: str) -> Decimal | None:
         return None
     if isinstance(value, str):
         value = value.strip()
+        if not value.isascii():  # Decimal() takes fullwidth or Arabic-Indic digits: no export does
+            raise RowError(
+                f"{path} row {row}: field '{field}' has value {value!r}, expected a decimal number",
+                field=field,
+            )
     try:
         result = to_decimal(value, source=f"{path} row {row}", field=field)
     except SourceDataError as exc:

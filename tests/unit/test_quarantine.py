@@ -264,6 +264,15 @@ ROW_CASES = [
     ),
     pytest.param(
         "aws_cur",
+        lambda r: cur_file(r, {"line_item_unblended_cost": "\uff11\uff12"}),
+        2,
+        "line_item_unblended_cost",
+        r"has value '\uff11\uff12', expected a decimal number",
+        CUR_OK,
+        id="cur-money-in-fullwidth-digits",
+    ),
+    pytest.param(
+        "aws_cur",
         lambda r: cur_file(r, {"line_item_usage_start_date": "2026-06-31T00:00:00Z"}),
         2,
         "line_item_usage_start_date",
@@ -352,6 +361,15 @@ ROW_CASES = [
         r"field 'invoice.month' has value '2026-06', expected YYYYMM",
         GCP_OK,
         id="gcp-invoice-month-not-yyyymm",
+    ),
+    pytest.param(
+        "gcp_billing",
+        lambda r: gcp_file(r, gcp_line("5")[:-1] + ', "cost": 7}'),
+        2,
+        "cost",
+        r"row 2 has the key 'cost' twice: its value is ambiguous",
+        GCP_OK,
+        id="gcp-key-twice",
     ),
     pytest.param(
         "gcp_billing",
