@@ -141,10 +141,12 @@ class FileCheck:
     file: str
     rows: int
     raw_rows: int
-    quarantined: int
+    quarantined: int  # of `rows`
     totals: dict[str, Decimal]
     raw_totals: dict[str, Decimal]
     exact: bool
+    # quarantined under `?` (period unreadable to the source) but outside the window's rows
+    quarantined_elsewhere: int = 0
 
 
 @dataclass
@@ -423,6 +425,9 @@ class _FileSide:
     rows: int
     totals: dict[str, Decimal]
     exact: bool
+    # quarantined rows among `rows`; quarantined rows of a window month that are not among them
+    quarantined: int
+    stray: list[int]
     # row number -> money values, only filled when asked (to name the rows that differ)
     by_row: dict[int, tuple[Decimal | None, ...]]
 
@@ -432,10 +437,14 @@ def read_file(
     path: Path,
     period: str,
     months: Iterable[str],
-    quarantined_rows: Iterable[int],
+    quarantined_rows: Mapping[int, bool],
     want_rows: bool = False,
 ) -> _FileSide:
-    """A file's rows in scope, and per money label the sum over those not quarantined."""
+    """A file's rows in scope, and per money label the sum over those not quarantined.
+
+    `quarantined_rows`: row number -> whether its quarantine partition is unknown (`?`). The
+    source quarantines a row whose period it cannot read whatever the window, so such a row
+    outside the window's rows is accounted for; one of a window month is a stray."""
     spec = EXPORTS[source]
     wanted = [_month_key(m, spec.month_format) for m in months]
     with duckdb.connect() as con:
@@ -443,26 +452,35 @@ def read_file(
         con.execute("set threads = 1")
         rows = _Rows(con, path)
         month_sql, money, exact = _source_sql(source, rows, period)
-        con.execute("create temp table quarantined (n bigint)")
-        numbers = sorted(set(quarantined_rows))
-        if numbers:
-            con.executemany("insert into quarantined values (?)", [[n] for n in numbers])
+        con.execute("create temp table quarantined (n bigint, unknown boolean)")
+        if quarantined_rows:
+            con.executemany(
+                "insert into quarantined values (?, ?)",
+                [[n, unknown] for n, unknown in sorted(quarantined_rows.items())],
+            )
         in_window = ", ".join(_lit(m) for m in wanted) or "null"
         labels = list(money)
         columns = ", ".join(f"{sql} as m{i}" for i, sql in enumerate(money.values()))
         con.execute(
             f"create temp table scope as select n, shape_ok, {columns} from "
-            f"(select *, {month_sql} as _month from {rows.relation}) "
-            f"where _month in ({in_window}) or _month is null"
+            f"(select *, case when shape_ok then {month_sql} end as _month "
+            f"from {rows.relation}) where _month in ({in_window}) or _month is null"
         )
         sums = ", ".join(
             f"coalesce(sum(m{i}) filter (where q.n is null and shape_ok), 0)"
             for i in range(len(labels))
         )
         found = con.execute(
-            f"select count(*), {sums} from scope left join quarantined q using (n)"
+            f"select count(*), count(q.n), {sums} from scope left join quarantined q using (n)"
         ).fetchone()
         assert found is not None
+        stray = [
+            int(n)
+            for (n,) in con.execute(
+                "select n from quarantined where not unknown and n not in (select n from scope) "
+                "order by n"
+            ).fetchall()
+        ]
         by_row: dict[int, tuple[Decimal | None, ...]] = {}
         if want_rows:
             ms = ", ".join(f"m{i}" for i in range(len(labels)))
@@ -471,8 +489,8 @@ def read_file(
                 "(select n from quarantined) order by n"
             ).fetchall():
                 by_row[int(n)] = tuple(values)
-    totals = {label: Decimal(found[1 + i]) for i, label in enumerate(labels)}
-    return _FileSide(int(found[0]), totals, exact, by_row)
+    totals = {label: Decimal(found[2 + i]) for i, label in enumerate(labels)}
+    return _FileSide(int(found[0]), totals, exact, int(found[1]), stray, by_row)
 
 
 def _month_key(month: str, fmt: str) -> str:
@@ -529,8 +547,9 @@ def _raw_rows(
     return {int(r[0]) if r[0] is not None else -1: tuple(r[1:]) for r in rows}
 
 
-def _quarantined(con: Any, spec: ExportSpec, months: list[str]) -> dict[str, list[int]]:
-    """file -> row numbers of its quarantine rows of the window's months (or of no month)."""
+def _quarantined(con: Any, spec: ExportSpec, months: list[str]) -> dict[str, dict[int, bool]]:
+    """file -> row number -> unknown period, of its quarantine rows of the window's months or
+    of no readable month (`?`)."""
     if not _table_exists(con, spec.dataset, "quarantine"):
         return {}
     wanted = {_month_key(m, spec.month_format) for m in months}
@@ -539,11 +558,11 @@ def _quarantined(con: Any, spec: ExportSpec, months: list[str]) -> dict[str, lis
         "where source_table = ?",
         [spec.table],
     ).fetchall()
-    out: dict[str, list[int]] = {}
+    out: dict[str, dict[int, bool]] = {}
     for file, row, partition in rows:
         month = str(partition).rsplit("/", 1)[-1]
         if partition == UNKNOWN_PARTITION or month in wanted:
-            out.setdefault(str(file), []).append(int(row))
+            out.setdefault(str(file), {})[int(row)] = partition == UNKNOWN_PARTITION
     return out
 
 
@@ -568,7 +587,7 @@ def reconcile_export(con: Any, source: str, folder: Path, start: date, end: date
         return result
     for path, period in files:
         name = str(path)
-        q_rows = quarantine.get(name, [])
+        q_rows = quarantine.get(name, {})
         try:
             side = read_file(source, path, period, months, q_rows)
         except duckdb.Error as exc:
@@ -577,19 +596,37 @@ def reconcile_export(con: Any, source: str, folder: Path, start: date, end: date
             )
             continue
         raw_rows, raw_money = raw.pop(name, (0, {label: Decimal(0) for label in spec.money}))
+        elsewhere = len(q_rows) - side.quarantined - len(side.stray)
         check = FileCheck(
-            name, side.rows, raw_rows, len(q_rows), side.totals, raw_money, side.exact
+            name,
+            side.rows,
+            raw_rows,
+            side.quarantined,
+            side.totals,
+            raw_money,
+            side.exact,
+            elsewhere,
         )
         result.files.append(check)
         problems = []
-        if side.rows != raw_rows + len(q_rows):
+        if side.rows != raw_rows + side.quarantined:
             problems.append(
                 Mismatch(
                     name,
                     "rows",
                     str(side.rows),
-                    f"{raw_rows + len(q_rows)}",
-                    f"{raw_rows} raw + {len(q_rows)} quarantined",
+                    f"{raw_rows + side.quarantined}",
+                    f"{raw_rows} raw + {side.quarantined} quarantined",
+                )
+            )
+        if side.stray:
+            problems.append(
+                Mismatch(
+                    name,
+                    "quarantined rows",
+                    "not among the window's rows",
+                    f"rows {', '.join(map(str, side.stray[:10]))} quarantined",
+                    "a quarantine row of a window month the file does not have (any more)",
                 )
             )
         for label, value in side.totals.items():
@@ -627,7 +664,7 @@ def _row_mismatches(
     path: Path,
     period: str,
     months: list[str],
-    q_rows: list[int],
+    q_rows: Mapping[int, bool],
     exact: bool,
     limit: int = 5,
 ) -> list[Mismatch]:

@@ -304,3 +304,34 @@ def test_a_manifest_beside_the_data_is_no_file_to_reconcile(own_exports):
     result = reconcile(warehouse, "azure_cost", folder)
     assert result.passed, result.summary()
     assert result.files and not [f for f in result.files if f.file.endswith(".json")]
+
+
+def test_a_row_quarantined_whatever_the_window_is_no_false_alarm(tmp_path):
+    """The sources quarantine a row whose period they cannot read (`?`) whatever its month: a
+    GCP line with a key twice, an Azure CSV row with a field too many, though the month the
+    check reads is outside the window. Accounted for, not a mismatch."""
+    window = (date(2026, 6, 1), date(2026, 7, 1))
+    root, warehouse = tmp_path / "gcp", tmp_path / "w.duckdb"
+    root.mkdir()
+    twice = gcp_line("5", month="202607")[:-1] + ', "cost": 7}'
+    (root / "export.jsonl").write_text("\n".join([gcp_line("0.9"), twice]) + "\n")
+    load(warehouse, "gcp_billing", root, *window)
+    [f] = reconcile(warehouse, "gcp_billing", root, *window).files
+    assert (f.rows, f.raw_rows, f.quarantined, f.quarantined_elsewhere) == (1, 1, 0, 1)
+
+    az = tmp_path / "az"
+    header = ["SubscriptionId", "Date", "CostInBillingCurrency", "BillingAccountId"]
+    az.mkdir()
+    with (az / "202606.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerows([header, ["s", "06/01/2026", "1.5", "ba"], ["s", "07/01/2026", "2", "ba", "x"]])
+    load(warehouse, "azure_cost", az, *window)
+    result = reconcile(warehouse, "azure_cost", az, *window)
+    assert result.passed, result.summary()
+    [f] = result.files
+    assert (f.rows, f.raw_rows, f.quarantined, f.totals["CostInBillingCurrency"]) == (
+        2,
+        1,
+        1,
+        Decimal("1.5"),
+    )
