@@ -115,7 +115,9 @@ class Mismatch:
     """One disagreement between a file and the warehouse."""
 
     file: str
-    what: str  # "rows", a money label, "file not delivered", "unreadable"
+    # "rows", a money label, "row" (one row), "quarantined rows", "file not delivered",
+    # "unreadable"
+    what: str
     in_file: str
     in_warehouse: str
     detail: str = ""
