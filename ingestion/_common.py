@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import time as clock
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -184,19 +184,6 @@ def cursor_client(
         data_selector="data",
         session=HttpPolicy.from_env().session(),
     )
-
-
-def flatten_buckets(
-    pages: Iterable[list[dict[str, Any]]], bucket_fields: tuple[str, str]
-) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """Yield (bucket, result) pairs from paged bucket lists; empty buckets yield nothing."""
-    start_field, _ = bucket_fields
-    for page in pages:
-        for bucket in page:
-            if start_field not in bucket:
-                raise SourceDataError(f"bucket without '{start_field}': {str(bucket)[:200]}")
-            for result in bucket.get("results") or []:
-                yield bucket, result
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,7 @@
                 database=node.database, schema=node.schema, identifier=node.identifier) -%}
     {%- endif -%}
     {%- if relation is none -%}
-        (
-            select
-            {%- for name, data_type in columns.items() %}
-                cast(null as {{ data_type }}) as {{ name }}{% if not loop.last %},{% endif %}
-            {%- endfor %}
-            where 1 = 0
-        )
+        {{ empty_relation(columns) }}
     {%- else -%}
         {{ relation }}
     {%- endif -%}

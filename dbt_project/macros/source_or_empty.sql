@@ -6,14 +6,19 @@
     {%- if execute and adapter.get_relation(
             database=relation.database, schema=relation.schema, identifier=relation.identifier
         ) is none -%}
-        (
-            select
-            {%- for name, data_type in columns.items() %}
-                cast(null as {{ data_type }}) as {{ name }}{% if not loop.last %},{% endif %}
-            {%- endfor %}
-            where 1 = 0
-        )
+        {{ empty_relation(columns) }}
     {%- else -%}
         {{ relation }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- A typed relation with no rows: what a table that does not exist yet reads as. -#}
+{% macro empty_relation(columns) -%}
+    (
+        select
+        {%- for name, data_type in columns.items() %}
+            cast(null as {{ data_type }}) as {{ name }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+        where 1 = 0
+    )
 {%- endmacro %}
