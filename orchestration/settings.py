@@ -92,7 +92,10 @@ class Settings:
 
     @property
     def dlt_pipelines_dir(self) -> Path:
-        """dlt's local working state, kept beside the warehouse (the warehouse holds the truth)."""
+        """dlt's local working state, kept beside the warehouse (the warehouse holds the truth);
+        one folder per target, so state of one never meets the other's destination."""
+        if self.target == "postgres":
+            return self.warehouse.parent / ".dlt_pipelines_postgres"
         return self.warehouse.parent / ".dlt_pipelines"
 
     @property

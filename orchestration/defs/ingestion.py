@@ -34,7 +34,7 @@ class RawTableTranslator(DagsterDltTranslator):
             group_name="ingestion",
             description=(data.resource.__doc__ or spec.description or "").strip() or None,
         ).merge_attributes(
-            kinds={"duckdb"},
+            kinds={"dlt"},
             tags={"provider": self.spec.provider, "source": self.spec.name},
             owners=OWNERS,
         )
@@ -44,7 +44,7 @@ def needs_backfill(spec: SourceSpec, settings: Settings) -> bool:
     """True when the window starts before the earliest bucket already loaded."""
     wanted = day_start_unix(settings.start_date)
     for table, column in spec.cursor_columns.items():
-        earliest = earliest_loaded_unix(settings.warehouse, spec.dataset, table, column)
+        earliest = earliest_loaded_unix(settings, spec.dataset, table, column)
         if earliest is not None and earliest > wanted:
             return True
     return False
@@ -91,7 +91,7 @@ def build_source_assets(spec: SourceSpec) -> dg.AssetsDefinition:
             f"(end exclusive, lookback {settings.lookback_days} d"
             f"{', backfill of the whole window' if backfill else ''})"
         )
-        pipeline = dlt_pipeline(spec.name, settings.warehouse, settings.dlt_pipelines_dir)
+        pipeline = dlt_pipeline(spec.name, settings, settings.dlt_pipelines_dir)
         events = dlt.run(
             context=context,
             dlt_source=source_inputs.build(spec.name, settings, backfill=backfill),

@@ -43,14 +43,14 @@ class LayerTranslator(DagsterDbtTranslator):
         if props.get("resource_type") != "model" or layer is None:
             return spec.merge_attributes(owners=OWNERS)
         return spec.replace_attributes(group_name=layer).merge_attributes(
-            kinds={"duckdb"}, tags={"layer": layer}, owners=OWNERS
+            kinds={"sql"}, tags={"layer": layer}, owners=OWNERS
         )
 
 
 def dbt_env() -> dict[str, str]:
-    """Environment for the dbt subprocess: the one warehouse path, resolved to absolute."""
-    settings = load_settings()
-    return {"AISPEND_WAREHOUSE": str(settings.warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    """Environment for the dbt subprocess: the target (AISPEND_DBT_TARGET), the DuckDB file
+    resolved to absolute, and on PostgreSQL libpq's PG* variables."""
+    return {**load_settings().dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
 
 
 @dbt_assets(

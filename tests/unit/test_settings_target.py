@@ -53,8 +53,9 @@ def test_postgres_from_environment(tmp_path: Path):
     assert pg.connect_kwargs()["password"] == PASSWORD
     assert s.dbt_env()["PGPASSWORD"] == PASSWORD  # only to the dbt subprocess
     assert s.describe_warehouse() == "postgres finops@db.internal:6543/spend"
-    # the dlt working folder stays beside AISPEND_WAREHOUSE's folder on either target
-    assert s.dlt_pipelines_dir == tmp_path / ".dlt_pipelines"
+    # dlt's working folder stays beside AISPEND_WAREHOUSE, one per target: the local state of a
+    # DuckDB load never meets the PostgreSQL destination
+    assert s.dlt_pipelines_dir == tmp_path / ".dlt_pipelines_postgres"
 
 
 def test_the_password_is_in_no_repr_or_description():
