@@ -19,10 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
-import duckdb
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from orchestration.warehouse import Connection
 
 #: Scopes a series can have, coarsest first. `project` is the provider's own grouping
 #: (OpenAI project, Anthropic workspace, cloud account or project), prefixed by the provider.
@@ -59,20 +64,22 @@ select
     team,
     feature,
     customer,
-    cast(sum(billed_cost_reporting) as double) as cost,
-    cast(sum(list_cost_reporting) as double) as list_cost,
-    cast(sum(requests) as double) as requests,
-    cast(sum(total_input_tokens) as double) as input_tokens,
-    cast(sum(cached_input_tokens) as double) as cached_input_tokens,
-    cast(sum(output_tokens) as double) as output_tokens
+    cast(sum(billed_cost_reporting) as double precision) as cost,
+    cast(sum(list_cost_reporting) as double precision) as list_cost,
+    cast(sum(requests) as double precision) as requests,
+    cast(sum(total_input_tokens) as double precision) as input_tokens,
+    cast(sum(cached_input_tokens) as double precision) as cached_input_tokens,
+    cast(sum(output_tokens) as double precision) as output_tokens
 from marts.fct_ai_spend_allocated
 where usage_date >= ? and usage_date < ?
-group by all
-order by all
+group by 1, 2, 3, 4, 5, 6, 7, 8
+order by 1, 2, 3, 4, 5, 6, 7, 8
 """
 
 
-def load_spend_lines(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pd.DataFrame:
+def load_spend_lines(
+    con: Connection | duckdb.DuckDBPyConnection, start: date, end: date
+) -> pd.DataFrame:
     """The allocated spend of `[start, end)` at the grain the anomaly drivers need."""
     frame = con.execute(_LINES_SQL, [start, end]).df()
     frame["day"] = pd.to_datetime(frame["day"])

@@ -1,9 +1,10 @@
 """Unit economics: what a request, a thousand tokens, a customer and a feature cost.
 
-Computed in DuckDB over `marts.fct_ai_spend_allocated` (the bill split to team, feature and
-customer) and the applications' telemetry (`intermediate.int_telemetry__daily_usage`, for
-retries and errors), for each day and each month, at one grain per dimension: the whole
-organisation, each provider, model, team, feature and customer.
+Computed in the warehouse (DuckDB or PostgreSQL, one portable SQL statement) over
+`marts.fct_ai_spend_allocated` (the bill split to team, feature and customer) and the
+applications' telemetry (`intermediate.int_telemetry__daily_usage`, for retries and errors),
+for each day and each month, at one grain per dimension: the whole organisation, each
+provider, model, team, feature and customer.
 
 Ratios only divide like by like: cost per request divides the cost of lines that report
 requests by those requests (seats, storage and cloud lines without usage are left out of the
@@ -14,9 +15,14 @@ uses lines with tokens. A ratio with no denominator is NULL, never 0.
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
-import duckdb
 import pandas as pd
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from orchestration.warehouse import Connection
 
 DIMENSIONS: tuple[str, ...] = ("org", "provider", "model", "team", "feature", "customer")
 
@@ -62,13 +68,13 @@ lines as (
         team,
         feature,
         customer,
-        cast(billed_cost_reporting as double) as cost,
-        cast(requests as double) as requests,
-        cast(total_input_tokens as double) as input_tokens,
-        cast(cached_input_tokens as double) as cached_input_tokens,
-        cast(output_tokens as double) as output_tokens
+        cast(billed_cost_reporting as double precision) as cost,
+        cast(requests as double precision) as requests,
+        cast(total_input_tokens as double precision) as input_tokens,
+        cast(cached_input_tokens as double precision) as cached_input_tokens,
+        cast(output_tokens as double precision) as output_tokens
     from marts.fct_ai_spend_allocated
-    where usage_date >= $start and usage_date < $end
+    where usage_date >= ? and usage_date < ?
 ),
 
 spend as (
@@ -104,11 +110,11 @@ telemetry as (
         coalesce(team, 'unallocated') as team,
         coalesce(feature, 'unallocated') as feature,
         coalesce(customer_id, 'internal') as customer,
-        cast(requests as double) as requests,
-        cast(retries as double) as retries,
-        cast(errors as double) as errors
+        cast(requests as double precision) as requests,
+        cast(retries as double precision) as retries,
+        cast(errors as double precision) as errors
     from intermediate.int_telemetry__daily_usage
-    where request_date >= $start and request_date < $end
+    where request_date >= ? and request_date < ?
 ),
 
 telemetry_rates as (
@@ -164,7 +170,7 @@ order by period_start, dimension, dimension_value
 """
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+def _has_table(con: Connection | duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     row = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
         [schema, table],
@@ -173,7 +179,7 @@ def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
 
 
 def unit_economics(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection | duckdb.DuckDBPyConnection,
     start: date,
     end: date,
     period: str = "day",
@@ -190,13 +196,14 @@ def unit_economics(
     sql = _sql(period)
     if not _has_table(con, "intermediate", "int_telemetry__daily_usage"):
         sql = sql.replace(
-            "from intermediate.int_telemetry__daily_usage\n    where request_date >= $start "
-            "and request_date < $end",
+            "from intermediate.int_telemetry__daily_usage\n    where request_date >= ? "
+            "and request_date < ?",
             "from (select null::date as request_date, null::varchar as provider, null::varchar "
             "as model, null::varchar as team, null::varchar as feature, null::varchar as "
-            "customer_id, 0 as requests, 0 as retries, 0 as errors) where false",
+            "customer_id, 0 as requests, 0 as retries, 0 as errors) as no_telemetry\n"
+            "    where request_date >= ? and request_date < ?",
         )
-    frame = con.execute(sql, {"start": start, "end": end}).df()
+    frame = con.execute(sql, [start, end, start, end]).df()
     frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.date
     frame["revenue"] = float("nan")
     frame["cogs_share_of_revenue"] = float("nan")

@@ -6,13 +6,16 @@ the provider's usual delay (the Costs APIs settle within a day; cloud billing ex
 to a few days). A provider is complete when no day between its first and its last day in the
 window is missing: a hole means a failed or skipped load, not a day without spend, because
 every billing source reports the days it has (usage, seats or commitments).
+
+The SQL is portable: `con` is a `orchestration.warehouse.Connection` on either target (a plain
+DuckDB connection works too).
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-import duckdb
+from orchestration.warehouse import Connection
 
 #: Days a provider's data may lag the run's last day before it is stale.
 FRESHNESS_LAG_DAYS: dict[str, int] = {
@@ -27,19 +30,22 @@ BILLING_PROVIDERS = tuple(FRESHNESS_LAG_DAYS)
 
 
 def _days_by_provider(
-    con: duckdb.DuckDBPyConnection, providers: list[str], start: date, end: date
+    con: Connection, providers: list[str], start: date, end: date
 ) -> dict[str, list[date]]:
     rows = con.execute(
-        "select provider, list(distinct usage_date order by usage_date) from marts.fct_ai_spend "
-        "where usage_date >= ? and usage_date < ? and provider in (select unnest(?)) "
-        "group by provider",
-        [start, end, providers],
+        "select distinct provider, cast(usage_date as date) from marts.fct_ai_spend "
+        "where usage_date >= ? and usage_date < ? order by 1, 2",
+        [start, end],
     ).fetchall()
-    return {p: list(days) for p, days in rows}
+    out: dict[str, list[date]] = {}
+    for provider, day in rows:
+        if provider in providers:
+            out.setdefault(provider, []).append(day)
+    return out
 
 
 def stale_providers(
-    con: duckdb.DuckDBPyConnection, providers: list[str], start: date, end: date
+    con: Connection, providers: list[str], start: date, end: date
 ) -> dict[str, str]:
     """{provider: why} for each billing provider whose latest day is too old (or absent)."""
     wanted = [p for p in providers if p in FRESHNESS_LAG_DAYS]
@@ -66,7 +72,7 @@ REPORTED_COST_ENDPOINTS = {
 }
 
 
-def reported_empty_days(con: duckdb.DuckDBPyConnection, provider: str) -> set[date]:
+def reported_empty_days(con: Connection, provider: str) -> set[date]:
     """Days the provider's cost API reported as an empty bucket on its latest read."""
     if provider not in REPORTED_COST_ENDPOINTS:
         return set()
@@ -87,7 +93,7 @@ def reported_empty_days(con: duckdb.DuckDBPyConnection, provider: str) -> set[da
 
 
 def missing_days(
-    con: duckdb.DuckDBPyConnection, providers: list[str], start: date, end: date
+    con: Connection, providers: list[str], start: date, end: date
 ) -> dict[str, list[date]]:
     """{provider: days missing between its first and last day in the window}."""
     wanted = [p for p in providers if p in FRESHNESS_LAG_DAYS]

@@ -9,7 +9,6 @@ import time
 from datetime import date
 
 import dagster as dg
-import duckdb
 import pandas as pd
 from dagster_dbt import get_asset_key_for_model
 
@@ -20,7 +19,7 @@ from analytics.unit_economics import unit_economics
 from orchestration.defs.ingestion import OWNERS, WRITE_POOL
 from orchestration.defs.transform import dbt_models
 from orchestration.settings import Settings, load_settings
-from orchestration.warehouse import fx_rates, replace_tables
+from orchestration.warehouse import Connection, connect, fx_rates, replace_tables
 
 SCHEMA = "analytics"
 GROUP = "analytics"
@@ -57,11 +56,13 @@ _UNRECONCILED_SQL = """
 select provider, usage_date, billing_currency, fact_cost, allocated_cost
 from (
     select provider, usage_date, billing_currency, sum(billed_cost) as fact_cost
-    from marts.fct_ai_spend where usage_date >= ? and usage_date < ? group by all
+    from marts.fct_ai_spend where usage_date >= ? and usage_date < ?
+    group by provider, usage_date, billing_currency
 ) as f
 full join (
     select provider, usage_date, billing_currency, sum(billed_cost) as allocated_cost
-    from marts.fct_ai_spend_allocated where usage_date >= ? and usage_date < ? group by all
+    from marts.fct_ai_spend_allocated where usage_date >= ? and usage_date < ?
+    group by provider, usage_date, billing_currency
 ) as a using (provider, usage_date, billing_currency)
 where abs(coalesce(fact_cost, 0) - coalesce(allocated_cost, 0)) >= 0.005
 order by usage_date, provider
@@ -69,7 +70,7 @@ limit 5
 """
 
 
-def assert_allocation_reconciles(con: duckdb.DuckDBPyConnection, start: date, end: date) -> None:
+def assert_allocation_reconciles(con: Connection, start: date, end: date) -> None:
     """Raise a Failure naming the provider-days when allocated spend is not the bill."""
     bad = con.execute(_UNRECONCILED_SQL, [start, end, start, end]).fetchall()
     if bad:
@@ -85,7 +86,7 @@ def assert_allocation_reconciles(con: duckdb.DuckDBPyConnection, start: date, en
 def _load(settings: Settings, scopes: tuple[str, ...] = DEFAULT_SCOPES, extra: tuple = ()):
     """(lines, series) of the run's window; `extra` adds the series budgets watch."""
     start, end = _window(settings)
-    with duckdb.connect(str(settings.warehouse), read_only=False) as con:
+    with connect(settings) as con:
         assert_allocation_reconciles(con, start, end)
         lines = load_spend_lines(con, start, end)
     series = build_series(lines, start, end, scopes)
@@ -112,7 +113,7 @@ def _budgets() -> list[Budget]:
             deps=[ALLOCATED, TELEMETRY],
             group_name=GROUP,
             owners=OWNERS,
-            kinds={"duckdb", "python"},
+            kinds={"python"},
             description=(
                 "Per day and per org/provider/model/team/feature/customer: cost per request, "
                 "cost per 1K tokens, tokens per request, output/input ratio, cache hit rate, "
@@ -125,7 +126,7 @@ def _budgets() -> list[Budget]:
             deps=[ALLOCATED, TELEMETRY],
             group_name=GROUP,
             owners=OWNERS,
-            kinds={"duckdb", "python"},
+            kinds={"python"},
             description=(
                 "The same per calendar month, plus AI COGS as a share of revenue where "
                 "config/revenue.csv gives revenue."
@@ -138,12 +139,12 @@ def unit_economics_tables(context: dg.AssetExecutionContext):
     """Compute both grains in DuckDB and replace the two tables together."""
     settings = load_settings()
     start, end = _window(settings)
-    with duckdb.connect(str(settings.warehouse)) as con:
+    with connect(settings) as con:
         assert_allocation_reconciles(con, start, end)
         daily = unit_economics(con, start, end, "day")
         monthly = unit_economics(con, start, end, "month", revenue=_revenue(con, settings))
     replace_tables(
-        settings.warehouse,
+        settings,
         SCHEMA,
         {"unit_economics_daily": daily, "unit_economics_monthly": monthly},
     )
@@ -179,7 +180,7 @@ def unit_economics_tables(context: dg.AssetExecutionContext):
     )
 
 
-def _revenue(con: duckdb.DuckDBPyConnection, settings: Settings) -> pd.DataFrame | None:
+def _revenue(con: Connection, settings: Settings) -> pd.DataFrame | None:
     from analytics.revenue import load_revenue
 
     revenue = load_revenue()
@@ -246,7 +247,7 @@ def spend_forecast(context: dg.AssetExecutionContext):
     )
     elapsed = time.monotonic() - started
     replace_tables(
-        settings.warehouse,
+        settings,
         SCHEMA,
         {"forecast_daily": result.daily, "forecast_month_end": result.month_end},
     )
@@ -307,7 +308,7 @@ def forecast_backtest(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     started = time.monotonic()
     table = backtest_all(series)
     summary = summarize(table)
-    replace_tables(settings.warehouse, SCHEMA, {"forecast_backtest": table})
+    replace_tables(settings, SCHEMA, {"forecast_backtest": table})
     context.log.info(f"backtest: {summary}")
     return dg.MaterializeResult(
         metadata={
@@ -356,7 +357,7 @@ def budget_tables(context: dg.AssetExecutionContext):
     settings = load_settings()
     budgets = _budgets()
     _, series = _load(settings, scopes=("org",), extra=tuple(b.series_id for b in budgets))
-    with duckdb.connect(str(settings.warehouse)) as con:
+    with connect(settings) as con:
         forecast_daily = con.execute(f"select * from {SCHEMA}.forecast_daily").df()
         forecast_month_end = con.execute(f"select * from {SCHEMA}.forecast_month_end").df()
         fx = fx_rates(con, settings.reporting_currency)
@@ -370,7 +371,7 @@ def budget_tables(context: dg.AssetExecutionContext):
             reporting_currency=settings.reporting_currency,
         )
     replace_tables(
-        settings.warehouse,
+        settings,
         SCHEMA,
         {"budget_status": status, "budget_threshold_crossings": crossings},
     )
@@ -460,7 +461,7 @@ def anomaly_tables(context: dg.AssetExecutionContext):
     flagged = find_anomalies(scored)
     drivers = explain_anomalies(lines, flagged, scored)
     replace_tables(
-        settings.warehouse,
+        settings,
         SCHEMA,
         {"anomaly_scores": scored, "anomalies": flagged, "anomaly_drivers": drivers},
     )
@@ -520,7 +521,7 @@ def detection_quality(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     lines, _ = _load(settings, scopes=("org",))
     if not incidents:
         context.log.info("no simulated provider with injected incidents: nothing to evaluate")
-    with duckdb.connect(str(settings.warehouse)) as con:
+    with connect(settings) as con:
         flagged = con.execute(f"select * from {SCHEMA}.anomalies").df()
         n_series = con.execute(
             f"select count(distinct series_id), count(distinct day) from {SCHEMA}.anomaly_scores"
@@ -535,7 +536,7 @@ def detection_quality(context: dg.AssetExecutionContext) -> dg.MaterializeResult
         seed=settings.simulator_seed,
         price_change_days=[org.price_change_day],
     )
-    replace_tables(settings.warehouse, SCHEMA, {"detection_quality": table})
+    replace_tables(settings, SCHEMA, {"detection_quality": table})
     row = table.iloc[0].to_dict() if len(table) else {}
     return dg.MaterializeResult(
         metadata={

@@ -9,7 +9,6 @@ No `from __future__ import annotations` here: Dagster inspects the function sign
 """
 
 import dagster as dg
-import duckdb
 from dagster_dbt import get_asset_key_for_model
 
 from orchestration.defs.ingestion import WRITE_POOL
@@ -35,7 +34,7 @@ FACT = get_asset_key_for_model([dbt_models], "fct_ai_spend")
 )
 def every_provider_is_fresh() -> dg.AssetCheckResult:
     settings = load_settings()
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+    with connect(settings, read_only=True) as con:
         stale = stale_providers(
             con, list(settings.providers), settings.start_date, settings.end_date
         )
@@ -59,7 +58,7 @@ def every_provider_is_fresh() -> dg.AssetCheckResult:
 )
 def no_provider_misses_a_day() -> dg.AssetCheckResult:
     settings = load_settings()
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+    with connect(settings, read_only=True) as con:
         holes = missing_days(con, list(settings.providers), settings.start_date, settings.end_date)
     summary = {p: [d.isoformat() for d in days[:10]] for p, days in holes.items()}
     return dg.AssetCheckResult(
