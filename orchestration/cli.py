@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from orchestration.settings import ConfigError, Settings, load_settings
+from orchestration.warehouse import Connection, connect
 
 
 def run_pipeline(log_level: str = "INFO") -> tuple[bool, Any]:
@@ -42,11 +43,16 @@ def _has_dagster_home() -> bool:
     return bool(os.environ.get("DAGSTER_HOME"))
 
 
-def _query(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
+def _query(con: Connection, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of `sql`, or none when a table it reads is not there (yet)."""
     try:
         return con.execute(sql).fetchall()
     except duckdb.CatalogException:
         return []
+    except Exception as exc:  # PostgreSQL: undefined table (42P01) or schema (3F000)
+        if getattr(exc, "pgcode", None) in ("42P01", "3F000"):
+            return []
+        raise
 
 
 # sources that are not a provider of their own in the fact table
@@ -56,7 +62,7 @@ FEEDS_WITHOUT_BILL = {
 }
 
 
-def _raw_rows(con: duckdb.DuckDBPyConnection, provider: str) -> int:
+def _raw_rows(con: Connection, provider: str) -> int:
     """Rows in every raw table of the provider's sources (dlt's own tables left out)."""
     from orchestration.sources import SOURCES
 
@@ -78,15 +84,15 @@ def _raw_rows(con: duckdb.DuckDBPyConnection, provider: str) -> int:
 def summarize(settings: Settings) -> str:
     """Rows loaded per provider and spend per provider over the window."""
     lines = [
-        f"warehouse  {settings.warehouse}",
+        f"warehouse  {settings.describe_warehouse()}",
         f"window     {settings.start_date} .. {settings.end_date} (UTC, end exclusive)",
         "",
         f"{'provider':<14}{'raw rows':>11}{'fact rows':>11}{'billed USD':>15}"
         f"{'input tokens':>18}{'output tokens':>17}",
     ]
-    if not settings.warehouse.exists():
+    if settings.target == "duckdb" and not settings.warehouse.exists():
         return "\n".join([*lines, "(no warehouse file: nothing was loaded)"])
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+    with connect(settings, read_only=True) as con:
         facts = {
             row[0]: row[1:]
             for row in _query(
@@ -120,7 +126,7 @@ def summarize(settings: Settings) -> str:
     return "\n".join(lines)
 
 
-def quarantine_line(con: duckdb.DuckDBPyConnection) -> str:
+def quarantine_line(con: Connection) -> str:
     """How many rows the file sources could not interpret and set aside (not in any figure
     above), per source: the `quarantine` tables of the raw datasets."""
     from orchestration.sources import SOURCES
@@ -138,7 +144,7 @@ def quarantine_line(con: duckdb.DuckDBPyConnection) -> str:
     )
 
 
-def _allocation_lines(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
+def _allocation_lines(con: Connection, settings: Settings) -> list[str]:
     """Who spent it: the share each allocation method claimed, and what is left unpriced."""
     window = (
         f"usage_date >= date '{settings.start_date}' and usage_date < date '{settings.end_date}'"
@@ -166,7 +172,7 @@ def _allocation_lines(con: duckdb.DuckDBPyConnection, settings: Settings) -> lis
     ]
 
 
-def _analytics_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+def _analytics_lines(con: Connection) -> list[str]:
     """Forecast, backtest, anomalies, budgets and detection quality in a few lines."""
     out: list[str] = []
     month_end = _query(
@@ -182,8 +188,8 @@ def _analytics_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
         )
     backtest = _query(
         con,
-        "select median(mase), avg(coverage_80), avg(coverage_95), count(*) "
-        "from analytics.forecast_backtest",
+        "select percentile_cont(0.5) within group (order by mase), avg(coverage_80), "
+        "avg(coverage_95), count(*) from analytics.forecast_backtest",
     )
     if backtest and backtest[0][3] and backtest[0][0] is not None:  # None: history too short
         mase, c80, c95, n = backtest[0]

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
+from orchestration.settings import Settings
+from orchestration.warehouse import Warehouse, connect, copy_into_duckdb, duckdb_file
 
 FOCUS_TABLE = "marts.focus_ai_spend"
 FILE_STEM = "focus_ai_spend"
@@ -22,7 +27,7 @@ class FocusExport:
     billed_cost_by_currency: dict[str, str]
 
 
-def export_focus(warehouse: Path, out_dir: Path) -> FocusExport:
+def export_focus(warehouse: Warehouse, out_dir: Path) -> FocusExport:
     """Copy the FOCUS model to CSV and Parquet under `out_dir`, replacing earlier files atomically.
 
     Readers of the files never see a half-written one: each is written under a temporary name
@@ -33,7 +38,7 @@ def export_focus(warehouse: Path, out_dir: Path) -> FocusExport:
     parquet_path = out_dir / f"{FILE_STEM}.parquet"
     tmp_csv = out_dir / f".{FILE_STEM}.csv.tmp"
     tmp_parquet = out_dir / f".{FILE_STEM}.parquet.tmp"
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with _focus_connection(warehouse) as con:
         con.execute("set TimeZone = 'UTC'")
         ordered = (
             f"select * from {FOCUS_TABLE} order by ChargePeriodStart, ProviderName, SubAccountId"
@@ -57,6 +62,22 @@ def export_focus(warehouse: Path, out_dir: Path) -> FocusExport:
         parquet_path=parquet_path,
         billed_cost_by_currency={currency: total for currency, total in totals},
     )
+
+
+@contextmanager
+def _focus_connection(warehouse: Warehouse) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection where `marts.focus_ai_spend` can be read: the warehouse file
+    (read-only), or on PostgreSQL an in-memory copy of the table (types kept), so the files
+    are written the same way from either target."""
+    if not (isinstance(warehouse, Settings) and warehouse.target == "postgres"):
+        with duckdb.connect(str(duckdb_file(warehouse)), read_only=True) as con:
+            yield con
+        return
+    with connect(warehouse, read_only=True) as src, duckdb.connect() as con:
+        schema, table = FOCUS_TABLE.split(".")
+        con.execute(f"create schema {schema}")
+        copy_into_duckdb(src, schema, table, con, FOCUS_TABLE)
+        yield con
 
 
 def _sql_path(path: Path) -> str:

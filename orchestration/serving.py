@@ -5,6 +5,9 @@ analytics tables are copied into a new DuckDB file and new Parquet files, and on
 place with a rename (atomic on one filesystem). A reader that opened the previous copy keeps
 reading it (its open file survives the rename); the next connection gets the new one. The copy
 is written in DuckDB's v1.0 storage format, so DuckDB 1.x clients and BI drivers open it.
+
+On the PostgreSQL target the same copy is made from the server (BI tools may also query the
+server directly): the alert sensor and the daily report read the copy on either target.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+
+from orchestration.settings import Settings
+from orchestration.warehouse import Warehouse, copy_into_duckdb, duckdb_file, list_tables
+from orchestration.warehouse import connect as warehouse_connect
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +63,7 @@ def _tables(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]) -> list[tu
 
 
 def publish(
-    warehouse: Path, target: Path, schemas: tuple[str, ...] = SERVED_SCHEMAS
+    warehouse: Warehouse, target: Path, schemas: tuple[str, ...] = SERVED_SCHEMAS
 ) -> PublishResult:
     """Copy `schemas` of the warehouse into `target/aispend.duckdb` and `target/parquet/`.
 
@@ -70,24 +77,10 @@ def publish(
     parquet_dir = target / f"parquet-{stamp}"
     result = PublishResult(target / SERVING_FILE, target / PARQUET_LINK)
     try:
-        with duckdb.connect() as con:
-            con.execute(f"attach '{warehouse}' as src (read_only)")
-            con.execute(f"attach '{tmp_db}' as dst (storage_version '{STORAGE_VERSION}')")
-            for schema, table in _tables(con, schemas):
-                con.execute(f'create schema if not exists dst."{schema}"')
-                con.execute(
-                    f'create table dst."{schema}"."{table}" as '
-                    f'select * from src."{schema}"."{table}"'
-                )
-                (rows,) = con.execute(f'select count(*) from dst."{schema}"."{table}"').fetchone()
-                result.tables[f"{schema}.{table}"] = int(rows)
-                out = parquet_dir / schema / f"{table}.parquet"
-                out.parent.mkdir(parents=True, exist_ok=True)
-                con.execute(
-                    f'copy dst."{schema}"."{table}" to \'{out}\' (format parquet, compression zstd)'
-                )
-            con.execute("detach dst")
-            con.execute("detach src")
+        if isinstance(warehouse, Settings) and warehouse.target == "postgres":
+            _copy_from_postgres(warehouse, tmp_db, parquet_dir, schemas, result)
+        else:
+            _copy_from_duckdb(duckdb_file(warehouse), tmp_db, parquet_dir, schemas, result)
         os.replace(tmp_db, result.database)
         _swap_link(target / PARQUET_LINK, parquet_dir)
         _prune(target)
@@ -104,6 +97,56 @@ def publish(
         result.seconds,
     )
     return result
+
+
+def _write_parquet(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    table: str,
+    parquet_dir: Path,
+    result: PublishResult,
+) -> None:
+    (rows,) = con.execute(f'select count(*) from dst."{schema}"."{table}"').fetchone()
+    result.tables[f"{schema}.{table}"] = int(rows)
+    out = parquet_dir / schema / f"{table}.parquet"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(f'copy dst."{schema}"."{table}" to \'{out}\' (format parquet, compression zstd)')
+
+
+def _copy_from_postgres(
+    settings: Settings,
+    tmp_db: Path,
+    parquet_dir: Path,
+    schemas: tuple[str, ...],
+    result: PublishResult,
+) -> None:
+    with warehouse_connect(settings, read_only=True) as src, duckdb.connect() as con:
+        con.execute(f"attach '{tmp_db}' as dst (storage_version '{STORAGE_VERSION}')")
+        for schema, table in list_tables(src, schemas):
+            con.execute(f'create schema if not exists dst."{schema}"')
+            copy_into_duckdb(src, schema, table, con, f'dst."{schema}"."{table}"')
+            _write_parquet(con, schema, table, parquet_dir, result)
+        con.execute("detach dst")
+
+
+def _copy_from_duckdb(
+    warehouse: Path,
+    tmp_db: Path,
+    parquet_dir: Path,
+    schemas: tuple[str, ...],
+    result: PublishResult,
+) -> None:
+    with duckdb.connect() as con:
+        con.execute(f"attach '{warehouse}' as src (read_only)")
+        con.execute(f"attach '{tmp_db}' as dst (storage_version '{STORAGE_VERSION}')")
+        for schema, table in _tables(con, schemas):
+            con.execute(f'create schema if not exists dst."{schema}"')
+            con.execute(
+                f'create table dst."{schema}"."{table}" as select * from src."{schema}"."{table}"'
+            )
+            _write_parquet(con, schema, table, parquet_dir, result)
+        con.execute("detach dst")
+        con.execute("detach src")
 
 
 def _swap_link(link: Path, new_dir: Path) -> None:

@@ -36,6 +36,7 @@ import datetime as dt
 import decimal
 import io
 import re
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,8 +57,12 @@ def _target(warehouse: Warehouse) -> str:
     return warehouse.target if isinstance(warehouse, Settings) else "duckdb"
 
 
-def _duckdb_path(warehouse: Warehouse) -> Path:
+def duckdb_file(warehouse: Warehouse) -> Path:
+    """The DuckDB file of a warehouse (meaningful on the duckdb target)."""
     return warehouse.warehouse if isinstance(warehouse, Settings) else warehouse
+
+
+_duckdb_path = duckdb_file
 
 
 def _quote(identifier: str) -> str:
@@ -374,6 +379,94 @@ def _pg_frame(cursor: Any) -> pd.DataFrame:
             continue
         frame.isetitem(i, converted)
     return frame
+
+
+# --------------------------------------------------------------------------- copies into DuckDB
+
+_PG_TO_DUCKDB = {
+    "bigint": "BIGINT",
+    "integer": "INTEGER",
+    "smallint": "SMALLINT",
+    "double precision": "DOUBLE",
+    "real": "FLOAT",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp without time zone": "TIMESTAMP",
+    "timestamp with time zone": "TIMESTAMPTZ",
+    "interval": "INTERVAL",
+}
+
+
+def _duckdb_type(data_type: str, precision: int | None, scale: int | None) -> str:
+    if data_type == "numeric":
+        if precision is None:  # unconstrained: as wide as DuckDB's DECIMAL goes
+            return "DECIMAL(38,12)"
+        return f"DECIMAL({min(int(precision), 38)},{int(scale or 0)})"
+    return _PG_TO_DUCKDB.get(data_type, "VARCHAR")
+
+
+def list_tables(con: Connection, schemas: Sequence[str]) -> list[tuple[str, str]]:
+    """(schema, table) of every table and view in `schemas`, sorted."""
+    if not schemas:
+        return []
+    marks = ", ".join("?" for _ in schemas)
+    rows = con.execute(
+        "select table_schema, table_name from information_schema.tables "
+        f"where table_schema in ({marks}) order by 1, 2",
+        list(schemas),
+    ).fetchall()
+    return [(str(a), str(b)) for a, b in rows]
+
+
+def copy_into_duckdb(
+    con: Connection,
+    schema: str,
+    table: str,
+    duck: duckdb.DuckDBPyConnection,
+    destination: str,
+    batch_rows: int = 50_000,
+) -> int:
+    """Copy `schema.table` of a PostgreSQL warehouse into the DuckDB table `destination`
+    (a qualified, quoted name), column types kept (NUMERIC as DECIMAL, exact: it travels as
+    text), in batches of `batch_rows`. Returns the rows copied."""
+    columns = con.execute(
+        "select column_name, data_type, numeric_precision, numeric_scale "
+        "from information_schema.columns where table_schema = ? and table_name = ? "
+        "order by ordinal_position",
+        [schema, table],
+    ).fetchall()
+    if not columns:
+        raise ValueError(f"{schema}.{table}: no such table, or it has no columns")
+    types = [_duckdb_type(t, p, s) for _, t, p, s in columns]
+    names = [str(c[0]) for c in columns]
+    ddl = ", ".join(f"{_quote(n)} {t}" for n, t in zip(names, types, strict=True))
+    duck.execute(f"create table {destination} ({ddl})")
+    casts = ", ".join(f"cast({_quote(n)} as {t})" for n, t in zip(names, types, strict=True))
+    numeric = [i for i, (_, t, _, _) in enumerate(columns) if t == "numeric"]
+    copied = 0
+    # a server-side cursor (WITH HOLD: the connection is in autocommit mode)
+    with con.raw.cursor(name=f"copy_{uuid.uuid4().hex[:8]}", withhold=True) as cursor:
+        cursor.itersize = batch_rows
+        cursor.execute(
+            "select "
+            + ", ".join(_quote(n) for n in names)
+            + f" from {_quote(schema)}.{_quote(table)}"
+        )
+        while True:
+            rows = cursor.fetchmany(batch_rows)
+            if not rows:
+                break
+            frame = pd.DataFrame.from_records(rows, columns=names)
+            for i in numeric:
+                frame.isetitem(i, frame.iloc[:, i].map(lambda v: None if v is None else str(v)))
+            for i, column in enumerate(names):
+                if frame[column].dtype == object and frame[column].isna().all():
+                    frame.isetitem(i, frame.iloc[:, i].astype("string"))
+            duck.register("_copy_batch", frame)
+            duck.execute(f"insert into {destination} select {casts} from _copy_batch")
+            duck.unregister("_copy_batch")
+            copied += len(rows)
+    return copied
 
 
 # --------------------------------------------------------------------------- reference data

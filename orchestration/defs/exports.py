@@ -13,7 +13,7 @@ from dagster_dbt import get_asset_key_for_model
 from orchestration.defs.ingestion import OWNERS, WRITE_POOL
 from orchestration.defs.transform import dbt_models
 from orchestration.focus_export import export_focus
-from orchestration.serving import publish, serving_dir
+from orchestration.serving import SERVING_FILE, publish, serving_dir
 from orchestration.settings import load_settings
 
 
@@ -33,7 +33,7 @@ from orchestration.settings import load_settings
 def focus_ai_spend_files(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Write the FOCUS files atomically (temp file, then rename) and report what was written."""
     settings = load_settings()
-    result = export_focus(settings.warehouse, settings.warehouse.parent / "exports" / "focus")
+    result = export_focus(settings, settings.warehouse.parent / "exports" / "focus")
     context.log.info(
         f"FOCUS 1.2 export: {result.rows:,} rows, BilledCost {result.billed_cost_by_currency} "
         f"-> {result.csv_path}, {result.parquet_path}"
@@ -74,7 +74,7 @@ def _served_keys() -> list[dg.AssetKey]:
 def serving_copy(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Publish the copy and report its tables and row counts."""
     settings = load_settings()
-    result = publish(settings.warehouse, serving_dir(settings.warehouse))
+    result = publish(settings, serving_dir(settings.warehouse))
     context.log.info(
         f"serving copy: {len(result.tables)} tables in {result.seconds:.1f} s -> {result.database}"
     )
@@ -96,7 +96,7 @@ def reports_dir(warehouse: Path) -> Path:
 
 @dg.asset(
     key=["reports", "daily_report"],
-    deps=_served_keys(),
+    deps=[*_served_keys(), dg.AssetKey(["serving", "warehouse_copy"])],
     group_name="serving",
     owners=OWNERS,
     kinds={"html"},
@@ -104,17 +104,20 @@ def reports_dir(warehouse: Path) -> Path:
     description=(
         "The daily report: one self-contained HTML file (no network needed to open it) with "
         "spend by provider and team, the month-end forecast against budgets, top movers, "
-        "anomalies with their drivers, unit economics and savings. Written to data/reports/ "
+        "anomalies with their drivers, unit economics and savings, read from the serving copy. "
+        "Written to data/reports/ "
         "(aispend-report-<date>.html and latest.html) and attached to email alerts."
     ),
 )
 def daily_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    """Render the report from the warehouse (read-only) and link it from the metadata."""
+    """Render the report from the serving copy (what BI tools read; on either target) and link
+    it from the metadata."""
     from reports import render_daily_report
 
     settings = load_settings()
     out_dir = reports_dir(settings.warehouse)
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+    served = serving_dir(settings.warehouse) / SERVING_FILE
+    with duckdb.connect(str(served), read_only=True) as con:
         result = render_daily_report(
             con, settings.end_date, out_dir, dagster_url=os.environ.get("AISPEND_DAGSTER_URL")
         )
