@@ -93,7 +93,8 @@ test-integration: manifest
 
 # the tests that start their own PostgreSQL server (Debian's `postgresql` package)
 test-postgres: manifest
-	$(BIN)/python -m pytest tests/integration/test_warehouse_targets.py tests/e2e/test_dagster_on_postgres.py
+	$(BIN)/python -m pytest tests/integration/test_warehouse_targets.py tests/integration/test_dbt_on_both_targets.py \
+		tests/integration/test_pipeline_on_both_targets.py tests/e2e/test_dagster_on_postgres.py
 
 # the FinOps Foundation validator (own Python 3.12 venv: .venv-focus); fails on any failing rule
 focus-validate:

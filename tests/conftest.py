@@ -10,14 +10,20 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
+from orchestration.warehouse import Warehouse, connect
 from tests.support.receivers import receiver  # noqa: F401  (a fixture for every test)
 
 ROOT = Path(__file__).resolve().parents[1]
 DBT_DIR = ROOT / "dbt_project"
 AISPEND_ENV = (
+    "AISPEND_TARGET",
+    "PGHOST",
+    "PGPORT",
+    "PGUSER",
+    "PGPASSWORD",
+    "PGDATABASE",
     "AISPEND_WAREHOUSE",
     "AISPEND_START_DATE",
     "AISPEND_END_DATE",
@@ -85,12 +91,14 @@ def passed_checks(result: Any) -> int:
     return sum(1 for e in result.get_asset_check_evaluations() if e.passed)
 
 
-def query(warehouse: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+def query(warehouse: Warehouse, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    """Rows of `sql` (`?` placeholders) from a DuckDB file (a Path) or the run's target (the
+    run's Settings)."""
+    with connect(warehouse, read_only=True) as con:
         return con.execute(sql, params or []).fetchall()
 
 
-def fact_by_provider_day(warehouse: Path) -> dict[tuple[str, str], dict[str, Any]]:
+def fact_by_provider_day(warehouse: Warehouse) -> dict[tuple[str, str], dict[str, Any]]:
     rows = query(
         warehouse,
         "select provider, cast(usage_date as varchar), sum(billed_cost_usd), "
