@@ -26,7 +26,7 @@ def findings(tmp_path: Path, text: str, name: str = "model.sql") -> list[tuple[i
 
 def test_the_dbt_project_has_no_duckdb_only_sql(capsys: pytest.CaptureFixture[str]):
     assert checker.main([]) == 0, capsys.readouterr().out
-    assert capsys.readouterr().out == ""
+    assert "no DuckDB-only construct" in capsys.readouterr().out
 
 
 def test_each_construct_is_named_with_its_line(tmp_path: Path):
