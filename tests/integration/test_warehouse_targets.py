@@ -181,3 +181,25 @@ def test_an_asset_writes_and_reads_through_the_warehouse_resource(
     assert metadata["rows"].value == 2
     assert metadata["target"].value == target_env.get("AISPEND_TARGET", "duckdb")
     assert WarehouseResource().table_exists("analytics", "demo")
+
+
+def test_postgres_without_pgpassword_uses_the_password_file(
+    postgres_db: PostgresServer, tmp_path: Path, env: pytest.MonkeyPatch
+) -> None:
+    """PGPASSWORD unset, the password in a libpq password file (PGPASSFILE or ~/.pgpass), as
+    most servers are reached: dlt, dbt's libpq and the warehouse API all log in."""
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(
+        f"{postgres_db.host}:{postgres_db.port}:{postgres_db.database}:"
+        f"{postgres_db.user}:{postgres_db.password}\n"
+    )
+    passfile.chmod(0o600)
+    env.setenv("PGPASSFILE", str(passfile))
+    variables = {k: v for k, v in postgres_db.env().items() if k != "PGPASSWORD"}
+    settings = load_settings(
+        {"AISPEND_WAREHOUSE": str(tmp_path / "w.duckdb"), "AISPEND_TARGET": "postgres", **variables}
+    )
+    assert settings.postgres.password == ""
+    pipeline = wh.dlt_pipeline("nopass", settings, settings.dlt_pipelines_dir)
+    pipeline.run(_costs([{"id": 1, "start_time": 1_785_000_000, "amount": "1.00"}]))
+    assert wh.read_frame(settings, "select id from raw_nopass.costs").values.tolist() == [[1]]
