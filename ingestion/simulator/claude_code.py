@@ -207,8 +207,9 @@ class ClaudeCodeReport:
         data = self.org.day(day)  # identity changes when the org restates the day
         with self._lock:
             cached = self._cache.get(day)
-            if cached is None or cached[0] is not data:
-                cached = (data, self._generate(day))
+            # a weak reference: holding the day itself would defeat the org's bounded cache
+            if cached is None or cached[0]() is not data:
+                cached = (weakref.ref(data), self._generate(day))
                 self._cache[day] = cached  # type: ignore[assignment]
             return cached[1]  # type: ignore[return-value]
 

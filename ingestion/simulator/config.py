@@ -6,6 +6,19 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
+# How big the simulated organisation is. `small` is the default demo (about 17 API keys);
+# `medium` and `large` add seeded projects/workspaces and keys on top of it (see org.py).
+SCALES = ("small", "medium", "large")
+
+
+def check_scale(value: str, name: str = "scale") -> str:
+    """`value` if it is a known scale, else ValueError naming it and the choices."""
+    if value not in SCALES:
+        raise ValueError(
+            f"{name}={value!r} is not a simulator scale; choose one of {', '.join(SCALES)}"
+        )
+    return value
+
 
 @dataclass(frozen=True)
 class SimConfig:
@@ -21,10 +34,17 @@ class SimConfig:
     port: int = 0
     # True: emit only the Dec-2024 completions field set (tests the pipeline's tolerance).
     openai_legacy_fields: bool = False
+    # small (default demo), medium (~40 keys) or large (400+ keys, >= 10M hourly rows a year)
+    scale: str = "small"
+
+    def __post_init__(self) -> None:
+        check_scale(self.scale)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (ISO dates) for the ground-truth file."""
         out = asdict(self)
         out["start"] = self.start.isoformat()
         out["end"] = self.end.isoformat()
+        if self.scale == "small":  # the default organisation's ground truth stays as it was
+            del out["scale"]
         return out

@@ -1,9 +1,24 @@
 """The synthetic organisation behind the simulator: projects, keys, hourly usage, costs, incidents.
 
 Everything is derived from the seed with hash-seeded RNGs, so a day's data depends only on
-(seed, organisation, day, restatements) and never on which window a client asks for. Days are
-generated lazily and cached; each day's usage is drawn at day level per stream and split over
-hours with integer arithmetic, so 24 hours always sum exactly to the day.
+(seed, scale, organisation, day, restatements) and never on which window a client asks for.
+Days are generated lazily and cached; each day's usage is drawn at day level per stream and
+split over hours with integer arithmetic, so 24 hours always sum exactly to the day.
+
+Scale (`SimConfig.scale`): `small` is the default demo organisation (4 projects, 3 workspaces,
+19 API keys), generated key by key in Python and cached for the whole window. `medium` and
+`large` keep that organisation unchanged (same ids, usage and incidents) and add seeded
+projects and workspaces whose keys use 3 models each; their usage is drawn with numpy, for all
+keys x models x 24 hours of a day at once, and every (key, model) makes at least
+`MIN_DAY_REQUESTS` requests a day so each of its 24 hourly buckets is non-empty. Row counts:
+
+* medium: 19 + 24 = 43 API keys; ~1,700 + 991-ish base = ~2,700 hourly usage rows a day.
+* large: 19 + 390 = 409 API keys; 390 x 3 x 24 = 28,080 extra hourly rows a day on top of the
+  ~1,000 of the default organisation: ~29,000 rows a day, ~10.6 million per 365 days served with
+  `bucket_width=1h` (OpenAI completions plus Anthropic messages usage).
+
+At medium and large only the last `ScaleSpec.cache_days` generated days are kept (an LRU), so a
+year is never held in memory at once; the ground truth is computed day by day.
 """
 
 from __future__ import annotations
@@ -13,12 +28,16 @@ import math
 import random
 import string
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+
 from ingestion.simulator import openai_extras
+from ingestion.simulator.config import check_scale
 from ingestion.simulator.prices import PriceLookup, PriceRow, build_price_book
 
 ALNUM = string.ascii_letters + string.digits
@@ -73,12 +92,52 @@ DIURNAL_CUM = tuple(sum(DIURNAL[:h]) for h in range(25))
 DIURNAL_TOTAL = DIURNAL_CUM[24]
 
 
+DIURNAL_CUM_NP = np.array(DIURNAL_CUM, dtype=np.int64)
+# Requests a day of one (key, model) of a scale key: enough for every hour to get >= 1 request
+# (the quietest hour has weight min(DIURNAL) of DIURNAL_TOTAL).
+MIN_DAY_REQUESTS = -(-DIURNAL_TOTAL // min(DIURNAL))
+
+
+@dataclass(frozen=True)
+class ScaleSpec:
+    """What a scale adds to the default organisation, and how many days stay cached."""
+
+    openai_projects: int = 0
+    keys_per_project: int = 0
+    anthropic_workspaces: int = 0
+    keys_per_workspace: int = 0
+    cache_days: int | None = None  # None: keep every generated day (the small demo)
+    # telemetry records written per day by default (None: one per request, the small demo)
+    telemetry_records_per_day: int | None = None
+    usd_per_key_day: float = 12.0  # median weekday spend of an added key at the window start
+
+
+SCALE_SPECS = {
+    "small": ScaleSpec(),
+    "medium": ScaleSpec(4, 4, 2, 4, cache_days=64, telemetry_records_per_day=8_000),
+    # 60,000 records (plus ~3% failed attempts) a day: ~22.6 million per 365 days
+    "large": ScaleSpec(30, 8, 15, 10, cache_days=16, telemetry_records_per_day=60_000),
+}
+
+
 def split_hours(n: int) -> list[int]:
     """Split a day's count over 24 hours; integer arithmetic so the parts sum to n exactly."""
     return [
         n * DIURNAL_CUM[h + 1] // DIURNAL_TOTAL - n * DIURNAL_CUM[h] // DIURNAL_TOTAL
         for h in range(24)
     ]
+
+
+def split_hours_np(n: np.ndarray) -> np.ndarray:
+    """split_hours over an int64 array: a new last axis of 24 hours, same integer arithmetic."""
+    scaled = n[..., None] * DIURNAL_CUM_NP
+    return np.diff(scaled // DIURNAL_TOTAL, axis=-1)
+
+
+def np_rng_for(*parts: Any) -> np.random.Generator:
+    """A numpy Generator seeded from a stable hash of `parts`."""
+    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:16], "big"))
 
 
 def rng_for(*parts: Any) -> random.Random:
@@ -231,24 +290,43 @@ class SyntheticOrg:
     and the configured window; a day's usage depends on that plus the day itself.
     """
 
-    def __init__(self, seed: int, start: date, end: date) -> None:
+    def __init__(self, seed: int, start: date, end: date, scale: str = "small") -> None:
         if end <= start:
             raise ValueError("end must be after start")
         self.seed = seed
         self.start = start
         self.end = end
+        self.scale = check_scale(scale)
+        self.spec = SCALE_SPECS[scale]
         self.n_days = (end - start).days
         self.price_change_day = start + timedelta(days=self.n_days // 2)
         self._price_rows: list[PriceRow] = build_price_book(self.price_change_day)
         self.prices = PriceLookup(self._price_rows)
         self._lock = threading.Lock()
-        self._cache: dict[date, DayData] = {}
+        self._cache: OrderedDict[date, DayData] = OrderedDict()
+        self.cache_limit = self.spec.cache_days
         self._restate: dict[tuple[str, date], float] = {}
         rng = rng_for(seed, "org")
         created = 1_700_000_000
         self.projects = self._make_projects(rng, created)
         self.workspaces = self._make_workspaces(rng, created)
+        # incidents live in the default organisation, whatever the scale
         self.incident_list = self._place_incidents(rng_for(seed, "incidents", start, end))
+        # generated key by key in Python (the scale's keys are generated with numpy)
+        self._base_projects = self.projects
+        self._base_workspaces = self.workspaces
+        self._openai_block: _OpenAIBlock | None = None
+        self._anthropic_block: _AnthropicBlock | None = None
+        if self.spec.openai_projects or self.spec.anthropic_workspaces:
+            srng = rng_for(seed, "org", "scale", scale)
+            extra_projects = self._make_scale_projects(srng, created)
+            extra_workspaces = self._make_scale_workspaces(srng, created)
+            self.projects = (*self.projects, *extra_projects)
+            self.workspaces = (*self.workspaces, *extra_workspaces)
+            self._openai_block = _OpenAIBlock.build([k for p in extra_projects for k in p.keys])
+            self._anthropic_block = _AnthropicBlock.build(
+                [k for w in extra_workspaces for k in w.keys]
+            )
 
     # ---- organisation -------------------------------------------------------------------
     def _make_projects(self, rng: random.Random, created: int) -> tuple[OpenAIProject, ...]:
@@ -389,6 +467,70 @@ class SyntheticOrg:
             per_in = (1 - read - w5 - w1) + 0.1 * read + 1.25 * w5 + 2 * w1
             cost += w * (key.input_per_request * inp * per_in + key.output_per_request * out)
         return cost / 1e6
+
+    # ---- scale: added projects and workspaces ---------------------------------------------
+    def _key_usd(self, rng: random.Random) -> float:
+        return self.spec.usd_per_key_day * rng.lognormvariate(0, 0.8)
+
+    def _make_scale_projects(self, rng: random.Random, created: int) -> list[OpenAIProject]:
+        out = []
+        for p in range(self.spec.openai_projects):
+            pid = _rand_id(rng, "proj_", 16)
+            pname = f"Workload {p + 1:03d}"
+            keys = []
+            for k in range(self.spec.keys_per_project):
+                models = _pick_models(rng, OPENAI_MODELS, 3)
+                out_hi = 2500 if any(m.startswith("o3") for m in models) else 800
+                key = OpenAIKey(
+                    id=_rand_id(rng, "key_", 16),
+                    name=f"workload-{p + 1:03d}-{k + 1}",
+                    project_id=pid,
+                    created_at=created + 86_400 * (50 + p + k),
+                    models=models,
+                    weights=_weights(rng, 3),
+                    input_per_request=rng.randint(500, 4000),
+                    output_per_request=rng.randint(100, out_hi),
+                    cache_hit=rng.uniform(0.10, 0.50),
+                    cache_write=rng.choice((0.0, 0.0, 0.0, rng.uniform(0.01, 0.05))),
+                    batch_share=0.0,
+                )
+                base = self._key_usd(rng) / self._openai_cost_per_request(key)
+                keys.append(OpenAIKey(**{**key.__dict__, "base_requests": base}))
+            out.append(OpenAIProject(pid, pname, created + 86_400 * (50 + p), tuple(keys)))
+        return out
+
+    def _make_scale_workspaces(self, rng: random.Random, created: int) -> list[Workspace]:
+        out = []
+        for w in range(self.spec.anthropic_workspaces):
+            wid = _rand_id(rng, "wrkspc_01", 22)
+            wname = f"Team {w + 1:03d}"
+            keys = []
+            for k in range(self.spec.keys_per_workspace):
+                models = _pick_models(rng, ANTHROPIC_MODELS, 3)
+                weights = list(_weights(rng, 3))
+                weights[models.index(OPUS)] *= 0.3
+                weights = [x / sum(weights) for x in weights]
+                has_1h = rng.random() < 0.5
+                key = AnthropicKey(
+                    id=_rand_id(rng, "apikey_01", 22),
+                    name=f"team-{w + 1:03d}-key-{k + 1}",
+                    workspace_id=wid,
+                    created_at=created + 86_400 * (50 + w + k),
+                    models=models,
+                    weights=tuple(weights),
+                    input_per_request=rng.randint(3000, 12000),
+                    output_per_request=rng.randint(150, 700),
+                    cache_read=rng.uniform(0.10, 0.45),
+                    cache_write_5m=rng.uniform(0.02, 0.08),
+                    cache_write_1h=rng.uniform(0.005, 0.03) if has_1h else 0.0,
+                    batch_share=0.0,
+                    web_search_rate=rng.choice((0.0, rng.uniform(0.01, 0.06))),
+                    long_context_share=0.0,
+                )
+                base = self._key_usd(rng) / self._anthropic_cost_per_request(key)
+                keys.append(AnthropicKey(**{**key.__dict__, "base_requests": base}))
+            out.append(Workspace(wid, wname, created + 86_400 * (50 + w), tuple(keys)))
+        return out
 
     def _place_incidents(self, rng: random.Random) -> list[Incident]:
         kinds = ["runaway_agent_loop", "prompt_growth", "retry_storm", "model_switch"]
@@ -537,7 +679,16 @@ class SyntheticOrg:
             if data is None:
                 data = self._generate(day)
                 self._cache[day] = data
+                if self.cache_limit is not None and len(self._cache) > self.cache_limit:
+                    self._cache.popitem(last=False)  # least recently used
+            elif self.cache_limit is not None:
+                self._cache.move_to_end(day)
             return data
+
+    @property
+    def cached_days(self) -> int:
+        """How many days are held in memory now (at most `cache_limit` when that is set)."""
+        return len(self._cache)
 
     # ---- generation ---------------------------------------------------------------------
     def _scale(self, day: date) -> float:
@@ -547,11 +698,23 @@ class SyntheticOrg:
     def _generate(self, day: date) -> DayData:
         rng = rng_for(self.seed, "day", day.isoformat())
         scale = self._scale(day)
-        ohours = self._gen_openai(rng, day, scale * self._restate.get(("openai", day), 1.0))
-        ahours = self._gen_anthropic(rng, day, scale * self._restate.get(("anthropic", day), 1.0))
+        o_scale = scale * self._restate.get(("openai", day), 1.0)
+        a_scale = scale * self._restate.get(("anthropic", day), 1.0)
+        ohours = self._gen_openai(rng, day, o_scale)
+        ahours = self._gen_anthropic(rng, day, a_scale)
         data = DayData(
             ohours, _sum_rows(ohours, OPENAI_NDIM), ahours, _sum_rows(ahours, ANTHROPIC_NDIM)
         )
+        if self._openai_block is not None and self._anthropic_block is not None:
+            g = np_rng_for(self.seed, "scale", self.scale, "day", day.isoformat())
+            for block, hours, daily, s in (
+                (self._openai_block, data.openai_hours, data.openai_day, o_scale),
+                (self._anthropic_block, data.anthropic_hours, data.anthropic_day, a_scale),
+            ):
+                extra_hours, extra_day = block.generate(g, s)
+                for h in range(24):
+                    hours[h].extend(extra_hours[h])
+                daily.extend(extra_day)
         extras_scale = scale * self._restate.get(("openai", day), 1.0)
         data.openai_extras = openai_extras.generate(self.seed, day, extras_scale, self.projects)
         data.openai_costs = sorted(
@@ -563,7 +726,7 @@ class SyntheticOrg:
 
     def _gen_openai(self, rng: random.Random, day: date, scale: float) -> list[list[tuple]]:
         hours: list[list[tuple]] = [[] for _ in range(24)]
-        for key in self.openai_keys:
+        for key in (k for p in self._base_projects for k in p.keys):
             noise = rng.lognormvariate(0, DAY_SIGMA)
             ipr = round(key.input_per_request * rng.lognormvariate(0, 0.05))
             opr = round(key.output_per_request * rng.lognormvariate(0, 0.05))
@@ -591,7 +754,7 @@ class SyntheticOrg:
 
     def _gen_anthropic(self, rng: random.Random, day: date, scale: float) -> list[list[tuple]]:
         hours: list[list[tuple]] = [[] for _ in range(24)]
-        for ws in self.workspaces:
+        for ws in self._base_workspaces:
             switched = any(
                 i.kind == "model_switch" and i.project_id == ws.id and i.active(day)
                 for i in self.incident_list
@@ -691,12 +854,15 @@ class SyntheticOrg:
 
     # ---- ground truth -------------------------------------------------------------------
     def daily_totals(self) -> list[dict[str, Any]]:
-        """Per provider-day truth; cost is the exact sum of the serialized cost lines."""
-        out: list[dict[str, Any]] = []
-        for provider in ("openai", "anthropic"):
-            for day in self.days():
-                data = self.day(day)
-                assert data is not None
+        """Per provider-day truth; cost is the exact sum of the serialized cost lines.
+
+        Streams: each day is generated (or taken from the cache) once and reduced to its two
+        rows, so the window is never held in memory at once. OpenAI rows come first."""
+        by_provider: dict[str, list[dict[str, Any]]] = {"openai": [], "anthropic": []}
+        for day in self.days():
+            data = self.day(day)
+            assert data is not None
+            for provider, out in by_provider.items():
                 if provider == "openai":
                     cost = sum((r[4] for r in data.openai_costs), Decimal(0))
                     rows = data.openai_day
@@ -730,7 +896,120 @@ class SyntheticOrg:
                         "requests": req,
                     }
                 )
-        return out
+        return by_provider["openai"] + by_provider["anthropic"]
 
 
 EPOCH0 = date(2025, 1, 1)
+
+
+def _per_mille(values: list[float]) -> np.ndarray:
+    return np.array([round(v * 1000) for v in values], dtype=np.int64)
+
+
+def _rows(dims: list[list[Any]], metrics: list[np.ndarray]) -> list[tuple[Any, ...]]:
+    """Tuples (dims..., metrics...) from per-row dimension lists and int64 metric arrays."""
+    return list(zip(*dims, *(m.tolist() for m in metrics), strict=True))
+
+
+@dataclass(frozen=True)
+class _OpenAIBlock:
+    """The keys a scale adds, as arrays: K keys x 3 models, generated a day at a time."""
+
+    dims: list[list[Any]]  # project_id, api_key_id, model, batch: one entry per (key, model)
+    base: np.ndarray  # (K,) requests a weekday at the window start
+    weights: np.ndarray  # (K, M)
+    ipr: np.ndarray  # (K,) input tokens per request
+    opr: np.ndarray
+    hit: np.ndarray  # (K,) per mille
+    write: np.ndarray
+
+    @classmethod
+    def build(cls, keys: list[OpenAIKey]) -> _OpenAIBlock:
+        flat = [(k.project_id, k.id, m, False) for k in keys for m in k.models]
+        return cls(
+            dims=[list(col) for col in zip(*flat, strict=True)] if flat else [[], [], [], []],
+            base=np.array([k.base_requests for k in keys], dtype=float),
+            weights=np.array([k.weights for k in keys], dtype=float).reshape(len(keys), -1),
+            ipr=np.array([k.input_per_request for k in keys], dtype=float),
+            opr=np.array([k.output_per_request for k in keys], dtype=float),
+            hit=_per_mille([k.cache_hit for k in keys]),
+            write=_per_mille([k.cache_write for k in keys]),
+        )
+
+    def generate(
+        self, g: np.random.Generator, scale: float
+    ) -> tuple[list[list[tuple[Any, ...]]], list[tuple[Any, ...]]]:
+        """(rows per hour, rows of the day) with the row layout of `_gen_openai`."""
+        k = len(self.base)
+        noise = g.lognormal(0, DAY_SIGMA, k)
+        ipr = np.rint(self.ipr * g.lognormal(0, 0.05, k)).astype(np.int64)[:, None, None]
+        opr = np.rint(self.opr * g.lognormal(0, 0.05, k)).astype(np.int64)[:, None, None]
+        day_req = np.rint(self.base[:, None] * scale * noise[:, None] * self.weights)
+        req = split_hours_np(np.maximum(day_req.astype(np.int64), MIN_DAY_REQUESTS))
+        inp = req * ipr
+        cached = inp * self.hit[:, None, None] // 1000
+        write = inp * self.write[:, None, None] // 1000
+        metrics = [req, inp - cached - write, cached, write, req * opr]  # (K, M, 24) each
+        return _split_rows(self.dims, metrics)
+
+
+@dataclass(frozen=True)
+class _AnthropicBlock:
+    """Anthropic keys a scale adds (standard tier, 0-200k context, 3 models each)."""
+
+    dims: list[list[Any]]  # workspace_id, api_key_id, model, tier, context, geo
+    base: np.ndarray
+    weights: np.ndarray
+    ipr: np.ndarray
+    opr: np.ndarray
+    read: np.ndarray  # per mille
+    w5: np.ndarray
+    w1: np.ndarray
+    web: np.ndarray
+
+    @classmethod
+    def build(cls, keys: list[AnthropicKey]) -> _AnthropicBlock:
+        flat = [
+            (k.workspace_id, k.id, m, "standard", "0-200k", "global")
+            for k in keys
+            for m in k.models
+        ]
+        return cls(
+            dims=[list(col) for col in zip(*flat, strict=True)] if flat else [[]] * 6,
+            base=np.array([k.base_requests for k in keys], dtype=float),
+            weights=np.array([k.weights for k in keys], dtype=float).reshape(len(keys), -1),
+            ipr=np.array([k.input_per_request for k in keys], dtype=float),
+            opr=np.array([k.output_per_request for k in keys], dtype=float),
+            read=_per_mille([k.cache_read for k in keys]),
+            w5=_per_mille([k.cache_write_5m for k in keys]),
+            w1=_per_mille([k.cache_write_1h for k in keys]),
+            web=_per_mille([k.web_search_rate for k in keys]),
+        )
+
+    def generate(
+        self, g: np.random.Generator, scale: float
+    ) -> tuple[list[list[tuple[Any, ...]]], list[tuple[Any, ...]]]:
+        """(rows per hour, rows of the day) with the row layout of `_gen_anthropic`."""
+        k = len(self.base)
+        noise = g.lognormal(0, DAY_SIGMA, k)
+        ipr = np.rint(self.ipr * g.lognormal(0, 0.05, k)).astype(np.int64)[:, None, None]
+        opr = np.rint(self.opr * g.lognormal(0, 0.05, k)).astype(np.int64)[:, None, None]
+        day_req = np.rint(self.base[:, None] * scale * noise[:, None] * self.weights)
+        req = split_hours_np(np.maximum(day_req.astype(np.int64), MIN_DAY_REQUESTS))
+        inp = req * ipr
+        read, w5, w1 = (inp * p[:, None, None] // 1000 for p in (self.read, self.w5, self.w1))
+        web = req * self.web[:, None, None] // 1000
+        metrics = [inp - read - w5 - w1, w5, w1, read, req * opr, web, req]
+        return _split_rows(self.dims, metrics)
+
+
+def _split_rows(
+    dims: list[list[Any]], metrics: list[np.ndarray]
+) -> tuple[list[list[tuple[Any, ...]]], list[tuple[Any, ...]]]:
+    """Hourly and daily row tuples from (K, M, 24) metric arrays; every hour is non-empty
+    (MIN_DAY_REQUESTS), so each (key, model) has 24 hourly rows and one daily row."""
+    n = len(dims[0])
+    by_hour = [m.reshape(n, 24).T for m in metrics]  # (24, K*M)
+    hours = [_rows(dims, [m[h] for m in by_hour]) for h in range(24)]
+    day = _rows(dims, [m.reshape(n, 24).sum(axis=1) for m in metrics])
+    return hours, day

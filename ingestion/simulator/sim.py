@@ -36,7 +36,9 @@ class Simulator:
 
     def __init__(self, config: SimConfig | None = None, *, faults: Faults | None = None) -> None:
         self.config = config or SimConfig()
-        self.org = SyntheticOrg(self.config.seed, self.config.start, self.config.end)
+        self.org = SyntheticOrg(
+            self.config.seed, self.config.start, self.config.end, self.config.scale
+        )
         self.faults = faults
         self._server: SimHTTPServer | None = None
         self._thread: threading.Thread | None = None
