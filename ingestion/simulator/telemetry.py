@@ -30,6 +30,11 @@ written for the last `recent_days` days of the window only (default 30; None = e
 a trace backend's retention. `sample_per_day` caps the records of a day: requests of each
 (key, model) are then merged proportionally into fewer, larger records - token totals stay
 exact, request counts no longer match the provider's.
+
+Scale: by default (`sample_per_day=SCALE_DEFAULT`) the small organisation writes one record per
+request, as before; medium and large cap a day at `ScaleSpec.telemetry_records_per_day`
+records (8,000 and 60,000; with ~3% failed attempts large writes ~62k records a day, ~22.6
+million per 365 days). Pass an int to cap differently or None for one record per request.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ from typing import Any
 import numpy as np
 
 from ingestion.simulator.org import DIURNAL, SyntheticOrg, rng_for
+
+SCALE_DEFAULT: Any = "scale"  # sample_per_day: the organisation's scale decides
 
 DEFAULT_RECENT_DAYS = 30
 ERROR_RATE = 0.03  # share of successful requests preceded by at least one failed attempt
@@ -73,6 +80,11 @@ APPS = (
     App("research-notebooks", "summarize", "research", False, "jsonl", "0.4.7"),
     App("growth-agent", "agent", "growth", True, "jsonl", "1.3.0"),
 )
+
+
+# (feature, team) pairs: two applications may share one, and the truth groups by the pair
+_GROUPS = tuple(dict.fromkeys((a.feature, a.team) for a in APPS))
+_APP_GROUP = np.array([_GROUPS.index((a.feature, a.team)) for a in APPS], dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -221,9 +233,19 @@ class _Batch:
     span_id: np.ndarray
 
 
+def records_cap(org: SyntheticOrg, sample_per_day: Any = SCALE_DEFAULT) -> int | None:
+    """The records-per-day cap in effect: the scale's default unless an int or None is given."""
+    if isinstance(sample_per_day, str):
+        if sample_per_day != SCALE_DEFAULT:
+            raise ValueError(f"sample_per_day={sample_per_day!r}: an int, None or SCALE_DEFAULT")
+        return org.spec.telemetry_records_per_day
+    return sample_per_day
+
+
 def _day_batches(
-    org: SyntheticOrg, plan: TelemetryPlan, day: date, sample_per_day: int | None
+    org: SyntheticOrg, plan: TelemetryPlan, day: date, sample_per_day: Any
 ) -> Iterator[_Batch]:
+    sample_per_day = records_cap(org, sample_per_day)
     usage = api_usage(org, day)
     instrumented = {k: v for k, v in usage.items() if (k[0], k[1]) in plan.keys}
     day_requests = sum(v[0] for v in instrumented.values())
@@ -300,7 +322,7 @@ def _day_batches(
 def telemetry_truth(
     sim_or_org: Any,
     *,
-    sample_per_day: int | None = None,
+    sample_per_day: Any = SCALE_DEFAULT,
     recent_days: int | None = DEFAULT_RECENT_DAYS,
 ) -> list[dict[str, Any]]:
     """Ground truth of what `write_telemetry` writes (same arguments): one row per (day,
@@ -312,25 +334,34 @@ def telemetry_truth(
     for day in _window_days(org, recent_days):
         acc: dict[tuple[Any, ...], list[int]] = {}
         for b in _day_batches(org, plan, day, sample_per_day):
-            for i in range(len(b.app)):
-                app = APPS[int(b.app[i])]
-                c = int(b.customer[i])
+            # group the batch's records by (feature, team, customer) with numpy, exactly
+            group = _APP_GROUP[b.app] * (len(CUSTOMERS) + 1) + (b.customer + 1)
+            order = np.argsort(group, kind="stable")
+            sorted_group = group[order]
+            starts = np.flatnonzero(np.diff(sorted_group, prepend=-1))
+            columns = (
+                np.ones(len(group), dtype=np.int64),
+                (b.status != 200).astype(np.int64),
+                (b.retry_count > 0).astype(np.int64),
+                b.uncached,
+                b.cached,
+                b.write,
+                b.output,
+            )
+            sums = [np.add.reduceat(col[order], starts).tolist() for col in columns]
+            for j, g in enumerate(sorted_group[starts].tolist()):
+                (feature, team), c = _GROUPS[g // (len(CUSTOMERS) + 1)], g % (len(CUSTOMERS) + 1)
                 k = (
                     b.provider,
                     b.api_key_id,
                     b.model,
-                    app.feature,
-                    app.team,
-                    CUSTOMERS[c] if c >= 0 else None,
+                    feature,
+                    team,
+                    CUSTOMERS[c - 1] if c > 0 else None,
                 )
                 a = acc.setdefault(k, [0, 0, 0, 0, 0, 0, 0])
-                a[0] += 1
-                a[1] += int(b.status[i] != 200)
-                a[2] += int(b.retry_count[i] > 0)
-                a[3] += int(b.uncached[i])
-                a[4] += int(b.cached[i])
-                a[5] += int(b.write[i])
-                a[6] += int(b.output[i])
+                for i in range(7):
+                    a[i] += sums[i][j]
         for k, a in sorted(acc.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
             rows.append(
                 {
@@ -471,7 +502,7 @@ def write_telemetry(
     sim_or_org: Any,
     root: Path,
     *,
-    sample_per_day: int | None = None,
+    sample_per_day: Any = SCALE_DEFAULT,
     recent_days: int | None = DEFAULT_RECENT_DAYS,
 ) -> dict[str, Path]:
     """Write the day files under `root/telemetry/{otlp,requests}/`; returns both folders.
