@@ -87,6 +87,8 @@ class Settings:
     lookback_days: int
     simulator_seed: int
     reporting_currency: str = "USD"
+    # size of the simulated organisation (AISPEND_SIMULATOR_SCALE): small, medium or large
+    simulator_scale: str = "small"
     target: str = "duckdb"
     postgres: PostgresSettings = field(default_factory=PostgresSettings)
 
@@ -149,6 +151,19 @@ def _parse_target(env: Mapping[str, str]) -> str:
             f"AISPEND_TARGET={raw!r} is not a warehouse target; choose {' or '.join(TARGETS)}"
         )
     return target
+
+
+def _parse_scale(env: Mapping[str, str]) -> str:
+    from ingestion.simulator.config import SCALES
+
+    raw = env.get("AISPEND_SIMULATOR_SCALE", "").strip()
+    scale = raw.lower() or "small"
+    if scale not in SCALES:
+        raise ConfigError(
+            f"AISPEND_SIMULATOR_SCALE={raw!r} is not a simulator scale; "
+            f"choose one of {', '.join(SCALES)}"
+        )
+    return scale
 
 
 def load_postgres_settings(env: Mapping[str, str] | None = None) -> PostgresSettings:
@@ -222,4 +237,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         providers=providers,
         lookback_days=_parse_int(env, "AISPEND_LOOKBACK_DAYS", 3),
         simulator_seed=_parse_int(env, "AISPEND_SIMULATOR_SEED", 42),
+        simulator_scale=_parse_scale(env),
     )

@@ -180,12 +180,27 @@ class SourceInputs:
         )
 
 
+def simulator_scale(settings: Any) -> str:
+    """The simulator scale of a run (`small` for settings objects without one)."""
+    return getattr(settings, "simulator_scale", "small")
+
+
+def simulated_telemetry_records_per_day(scale: str) -> int:
+    """Telemetry records a simulated day is merged into: the small demo keeps its 600, medium
+    and large follow the scale (ScaleSpec.telemetry_records_per_day: 8,000 and 60,000)."""
+    from ingestion.simulator.org import SCALE_SPECS
+
+    return SCALE_SPECS[scale].telemetry_records_per_day or SIMULATED_TELEMETRY_RECORDS_PER_DAY
+
+
 def simulator_export_root(settings: Any) -> Path:
     """Where the simulator writes export files for a window (beside the warehouse)."""
+    scale = simulator_scale(settings)
+    suffix = "" if scale == "small" else f"_{scale}"
     return (
         settings.warehouse.parent
         / "simulator_exports"
-        / f"seed{settings.simulator_seed}_{settings.start_date}_{settings.end_date}"
+        / f"seed{settings.simulator_seed}_{settings.start_date}_{settings.end_date}{suffix}"
     )
 
 
@@ -235,7 +250,10 @@ def open_inputs(settings: Any, env: Mapping[str, str] | None = None) -> Iterator
     from ingestion.simulator.faults import FaultPlan, parse_modes
 
     config = SimConfig(
-        seed=settings.simulator_seed, start=settings.start_date, end=settings.end_date
+        seed=settings.simulator_seed,
+        start=settings.start_date,
+        end=settings.end_date,
+        scale=simulator_scale(settings),
     )
     # fault drills on the embedded simulator: AISPEND_SIMULATOR_FAULTS=rate_limit,page_skip
     modes = parse_modes(env.get("AISPEND_SIMULATOR_FAULTS", ""))
@@ -275,10 +293,14 @@ def write_simulated_exports(sim: Any, config: Any, root: Path) -> dict[str, Path
     from ingestion.simulator.telemetry import write_telemetry
 
     done = root / ".complete"
+    scale = getattr(config, "scale", "small")
+    records_per_day = simulated_telemetry_records_per_day(scale)
     # what the folder was written with: a change (e.g. of the telemetry sampling) rewrites it
     stamp = (
         "written by the aispend simulator; telemetry days="
-        f"{SIMULATED_TELEMETRY_DAYS} records/day={SIMULATED_TELEMETRY_RECORDS_PER_DAY}\n"
+        f"{SIMULATED_TELEMETRY_DAYS} records/day={records_per_day}"
+        + ("" if scale == "small" else f" scale={scale}")
+        + "\n"
     )
     if not done.exists() or done.read_text() != stamp:
         if root.parent.exists():
@@ -291,7 +313,7 @@ def write_simulated_exports(sim: Any, config: Any, root: Path) -> dict[str, Path
         write_telemetry(
             sim,
             root,
-            sample_per_day=SIMULATED_TELEMETRY_RECORDS_PER_DAY,
+            sample_per_day=records_per_day,
             recent_days=SIMULATED_TELEMETRY_DAYS,
         )
         done.write_text(stamp)

@@ -8,7 +8,7 @@ import signal
 import threading
 from datetime import date
 
-from ingestion.simulator.config import SimConfig
+from ingestion.simulator.config import SCALES, SimConfig
 from ingestion.simulator.faults import MODES, FaultPlan, parse_modes
 from ingestion.simulator.sim import Simulator
 
@@ -25,6 +25,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--end", type=date.fromisoformat, default=date(2026, 11, 28))
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--scale",
+        choices=SCALES,
+        default="small",
+        help="size of the organisation: small (demo), medium (~40 keys), large (400+ keys)",
+    )
     parser.add_argument("--truth", help="write ground-truth JSON to this path")
     parser.add_argument("--legacy-fields", action="store_true", help="Dec-2024 OpenAI fields")
     parser.add_argument(
@@ -44,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
         host=args.host,
         port=args.port,
         openai_legacy_fields=args.legacy_fields,
+        scale=args.scale,
     )
     faults = FaultPlan(args.faults, page_limit=args.page_limit) if args.faults else None
     with Simulator(cfg, faults=faults) as sim:
@@ -56,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
         )
         if faults:
             print(f"Faults:    {', '.join(faults.modes)}")
+        if cfg.scale != "small":
+            print(f"Scale:     {cfg.scale}")
         print("Ctrl-C to stop", flush=True)
         signal.signal(signal.SIGTERM, _interrupt)  # stop cleanly under process managers too
         with contextlib.suppress(KeyboardInterrupt):

@@ -552,7 +552,9 @@ def _simulated_org(settings: Settings):
     """The simulator's organisation for the run's seed and window (its ground truth)."""
     from ingestion.simulator.org import SyntheticOrg
 
-    return SyntheticOrg(settings.simulator_seed, settings.start_date, settings.end_date)
+    return SyntheticOrg(
+        settings.simulator_seed, settings.start_date, settings.end_date, settings.simulator_scale
+    )
 
 
 def _simulated_incidents(settings: Settings) -> list[dict]:
