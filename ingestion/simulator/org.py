@@ -12,7 +12,8 @@ projects and workspaces whose keys use 3 models each; their usage is drawn with 
 keys x models x 24 hours of a day at once, and every (key, model) makes at least
 `MIN_DAY_REQUESTS` requests a day so each of its 24 hourly buckets is non-empty. Row counts:
 
-* medium: 19 + 24 = 43 API keys; ~1,700 + 991-ish base = ~2,700 hourly usage rows a day.
+* medium: 19 + 24 = 43 API keys; 24 x 3 x 24 = 1,728 extra hourly rows a day, ~2,700 with the
+  ~1,000 of the default organisation (~1 million per 365 days).
 * large: 19 + 390 = 409 API keys; 390 x 3 x 24 = 28,080 extra hourly rows a day on top of the
   ~1,000 of the default organisation: ~29,000 rows a day, ~10.6 million per 365 days served with
   `bucket_width=1h` (OpenAI completions plus Anthropic messages usage).
