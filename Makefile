@@ -27,6 +27,7 @@ PG_ENV = AISPEND_TARGET=postgres DAGSTER_HOME=$(PG_DAGSTER_HOME) \
 PG_LOCAL_PORT ?= 5433
 
 .PHONY: install manifest dagster-home run dev lint fmt test test-unit test-integration focus-validate clean \
+	bench bench-quick \
 	dagster-home-postgres run-postgres dev-postgres test-postgres postgres-up postgres-down
 
 install: $(STAMP)
@@ -95,6 +96,18 @@ test-integration: manifest
 test-postgres: manifest
 	$(BIN)/python -m pytest tests/integration/test_warehouse_targets.py tests/integration/test_dbt_on_both_targets.py \
 		tests/integration/test_pipeline_on_both_targets.py tests/e2e/test_dagster_on_postgres.py
+
+# README "Benchmark (`make bench`)": timings beside same-run baselines, a table and
+# bench/results/<commit>-<scale>.json. SCALE=medium|large needs the simulator's scale knob.
+SCALE ?= small
+BENCH_ARGS ?=
+
+bench: manifest
+	$(BIN)/python scripts/bench.py --scale $(SCALE) $(BENCH_ARGS)
+
+# the CI smoke run: short windows, a few forecast series, no thresholds
+bench-quick: manifest
+	$(BIN)/python scripts/bench.py --scale $(SCALE) --quick $(BENCH_ARGS)
 
 # the FinOps Foundation validator (own Python 3.12 venv: .venv-focus); fails on any failing rule
 focus-validate:
