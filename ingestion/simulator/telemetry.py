@@ -44,6 +44,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -385,22 +386,42 @@ def telemetry_truth(
 
 
 # ---- writers ------------------------------------------------------------------------------
-def _q(value: str) -> str:
+# Records are formatted with templates and cached JSON fragments (byte for byte what json.dumps
+# wrote before): at the large scale a day has ~60k records, so this is the writer's hot loop.
+@lru_cache(maxsize=8192)
+def _q(value: str | None) -> str:
     return json.dumps(value)
 
 
+@lru_cache(maxsize=8192)
 def _str_attr(key: str, value: str) -> str:
     return '{"key":%s,"value":{"stringValue":%s}}' % (_q(key), _q(value))  # noqa: UP031
 
 
+@lru_cache(maxsize=64)
+def _int_attr_prefix(key: str) -> str:
+    return '{"key":%s,"value":{"intValue":"' % _q(key)  # noqa: UP031
+
+
 def _int_attr(key: str, value: int) -> str:
-    return '{"key":%s,"value":{"intValue":"%d"}}' % (_q(key), value)  # noqa: UP031
+    return f'{_int_attr_prefix(key)}{value:d}"}}}}'
+
+
+@lru_cache(maxsize=64)
+def _utc_day(day_number: int) -> str:
+    return datetime.fromtimestamp(day_number * 86_400, tz=UTC).strftime("%Y-%m-%dT")
 
 
 def _rfc3339(ns: int) -> str:
     secs, rem = divmod(ns, 10**9)
-    return datetime.fromtimestamp(secs, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S") + (
-        ".%03dZ" % (rem // 10**6)  # noqa: UP031
+    day_number, sod = divmod(secs, 86_400)
+    hour, rest = divmod(sod, 3_600)
+    return "%s%02d:%02d:%02d.%03dZ" % (  # noqa: UP031
+        _utc_day(day_number),
+        hour,
+        rest // 60,
+        rest % 60,
+        rem // 10**6,
     )
 
 
@@ -408,6 +429,26 @@ _SCOPES = {
     "openai": ("opentelemetry.instrumentation.openai_v2", "2.1b0"),
     "anthropic": ("opentelemetry.instrumentation.anthropic", "0.40.2"),
 }
+
+
+def _columns(b: _Batch, idx: np.ndarray) -> dict[str, list[int]]:
+    """The batch's record fields at `idx`, as Python ints (one conversion per column)."""
+    names = (
+        "app",
+        "customer",
+        "start_ns",
+        "duration_ns",
+        "uncached",
+        "cached",
+        "write",
+        "output",
+        "status",
+        "retry_count",
+        "trace_hi",
+        "trace_lo",
+        "span_id",
+    )
+    return {n: getattr(b, n)[idx].tolist() for n in names}
 
 
 def _otlp_spans(b: _Batch, idx: np.ndarray) -> list[str]:
@@ -421,23 +462,24 @@ def _otlp_spans(b: _Batch, idx: np.ndarray) -> list[str]:
     )
     name = _q(f"chat {b.model}")
     resp_model = _str_attr("gen_ai.response.model", b.model)
+    col = _columns(b, idx)
     out: list[str] = []
-    for i in idx.tolist():
-        app = APPS[int(b.app[i])]
-        start = int(b.start_ns[i])
-        status = int(b.status[i])
-        unc, cached, write = int(b.uncached[i]), int(b.cached[i]), int(b.write[i])
+    for j in range(len(idx)):
+        app = APPS[col["app"][j]]
+        start = col["start_ns"][j]
+        status = col["status"][j]
+        unc, cached, write = col["uncached"][j], col["cached"][j], col["write"][j]
         attrs = [fixed, _str_attr("app.feature", app.feature), _str_attr("app.team", app.team)]
-        c = int(b.customer[i])
+        c = col["customer"][j]
         if c >= 0:
             attrs.append(_str_attr("app.customer_id", CUSTOMERS[c]))
-        attrs.append(_int_attr("aispend.retry_count", int(b.retry_count[i])))
+        attrs.append(_int_attr("aispend.retry_count", col["retry_count"][j]))
         attrs.append(_int_attr("http.response.status_code", status))
         if status == 200:
             attrs += [
                 resp_model,
                 _int_attr("gen_ai.usage.input_tokens", unc + cached + write),
-                _int_attr("gen_ai.usage.output_tokens", int(b.output[i])),
+                _int_attr("gen_ai.usage.output_tokens", col["output"][j]),
                 _int_attr("gen_ai.usage.cache_read.input_tokens", cached),
                 _int_attr("gen_ai.usage.cache_creation.input_tokens", write),
             ]
@@ -450,12 +492,12 @@ def _otlp_spans(b: _Batch, idx: np.ndarray) -> list[str]:
             '{"traceId":"%016x%016x","spanId":"%016x","name":%s,"kind":3,'  # noqa: UP031
             '"startTimeUnixNano":"%d","endTimeUnixNano":"%d","attributes":[%s],"status":%s}'
             % (
-                int(b.trace_hi[i]),
-                int(b.trace_lo[i]),
-                int(b.span_id[i]),
+                col["trace_hi"][j],
+                col["trace_lo"][j],
+                col["span_id"][j],
                 name,
                 start,
-                start + int(b.duration_ns[i]),
+                start + col["duration_ns"][j],
                 ",".join(attrs),
                 status_json,
             )
@@ -463,36 +505,46 @@ def _otlp_spans(b: _Batch, idx: np.ndarray) -> list[str]:
     return out
 
 
+_JSONL = (
+    '{"request_id":"req_%016x","timestamp":"%s","provider":%s,"api_key_id":%s,"model":%s,'
+    '"input_tokens":%d,"cached_input_tokens":%d,"cache_write_tokens":%d,"output_tokens":%d,'
+    '"feature":%s,"team":%s,"customer_id":%s,"service":%s,"status":"%s","http_status":%d,'
+    '"is_retry":%s,"retry_count":%d,"latency_ms":%d}'
+)
+
+
 def _jsonl_lines(b: _Batch, idx: np.ndarray) -> list[str]:
+    """One compact JSON object per record (keys in the order json.dumps wrote them)."""
+    provider, key_id, model = _q(b.provider), _q(b.api_key_id), _q(b.model)
+    col = _columns(b, idx)
     out: list[str] = []
-    for i in idx.tolist():
-        app = APPS[int(b.app[i])]
-        c = int(b.customer[i])
-        status = int(b.status[i])
-        unc, cached, write = int(b.uncached[i]), int(b.cached[i]), int(b.write[i])
+    for j in range(len(idx)):
+        app = APPS[col["app"][j]]
+        c = col["customer"][j]
+        status = col["status"][j]
+        unc, cached, write = col["uncached"][j], col["cached"][j], col["write"][j]
+        retries = col["retry_count"][j]
         out.append(
-            json.dumps(
-                {
-                    "request_id": "req_%016x" % int(b.span_id[i]),  # noqa: UP031
-                    "timestamp": _rfc3339(int(b.start_ns[i])),
-                    "provider": b.provider,
-                    "api_key_id": b.api_key_id,
-                    "model": b.model,
-                    "input_tokens": unc + cached + write,
-                    "cached_input_tokens": cached,
-                    "cache_write_tokens": write,
-                    "output_tokens": int(b.output[i]),
-                    "feature": app.feature,
-                    "team": app.team,
-                    "customer_id": CUSTOMERS[c] if c >= 0 else None,
-                    "service": app.service,
-                    "status": "ok" if status == 200 else "error",
-                    "http_status": status,
-                    "is_retry": bool(b.retry_count[i] > 0),
-                    "retry_count": int(b.retry_count[i]),
-                    "latency_ms": int(b.duration_ns[i]) // 10**6,
-                },
-                separators=(",", ":"),
+            _JSONL
+            % (
+                col["span_id"][j],
+                _rfc3339(col["start_ns"][j]),
+                provider,
+                key_id,
+                model,
+                unc + cached + write,
+                cached,
+                write,
+                col["output"][j],
+                _q(app.feature),
+                _q(app.team),
+                _q(CUSTOMERS[c] if c >= 0 else None),
+                _q(app.service),
+                "ok" if status == 200 else "error",
+                status,
+                "true" if retries > 0 else "false",
+                retries,
+                col["duration_ns"][j] // 10**6,
             )
         )
     return out
