@@ -218,7 +218,7 @@ def _analytics_lines(con: Connection) -> list[str]:
     if budgets:
         out.append(
             "budgets    "
-            + ", ".join(f"{b} {u:.0f}% (fcst {f:.0f}%, {st})" for b, u, f, st in budgets)
+            + ", ".join(f"{b} {_pct(u)} (fcst {_pct(f)}, {st})" for b, u, f, st in budgets)
         )
     quality = _query(
         con,
@@ -232,6 +232,12 @@ def _analytics_lines(con: Connection) -> list[str]:
             f"({first} on their first day; {a} alerts)"
         )
     return ["", *out] if out else []
+
+
+def _pct(value: float | None) -> str:
+    """A percentage, or `—` when there is none: a window ending on the first of a month has
+    nothing left of its current month to forecast, so pct_forecast is NULL."""
+    return "—" if value is None else f"{value:.0f}%"
 
 
 def check_config_files() -> str | None:

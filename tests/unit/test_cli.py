@@ -60,3 +60,23 @@ def test_a_malformed_budget_stops_the_run_naming_file_line_and_field(
     err = capsys.readouterr().err
     line = len(budgets.read_text().splitlines())
     assert f"{budgets} line {line}: amount 'lots' is not a number" in err
+
+
+def test_summary_lines_take_a_budget_without_a_forecast(tmp_path: Path):
+    """A window ending on the first of a month leaves its current month nothing to forecast:
+    pct_forecast is NULL and the summary says so instead of failing after a good run."""
+    import duckdb
+
+    from orchestration.warehouse import connect
+
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema analytics")
+        con.execute(
+            "create table analytics.budget_status as select 'org-monthly' as budget_id, "
+            "54.7 as pct_used, cast(null as double) as pct_forecast, 'ok' as status, "
+            "true as is_current_month"
+        )
+    with connect(path, read_only=True) as con:
+        lines = cli._analytics_lines(con)
+    assert "budgets    org-monthly 55% (fcst —, ok)" in lines
