@@ -675,6 +675,17 @@ def bench_dbt(work: Path, warehouse: Path, start: date, end: date, scale: str) -
                 "select provider, sum(billed_cost_usd) from marts.fct_ai_spend group by 1"
             ).fetchall()
         )
+        # and per provider and day, to the cent
+        out["baseline_days_differing"] = int(
+            con.execute(
+                "with a as (select provider, usage_date, round(sum(billed_cost_usd), 2) as v "
+                "from main.bench_spend_baseline group by all), "
+                "b as (select provider, usage_date, round(sum(billed_cost_usd), 2) as v "
+                "from marts.fct_ai_spend group by all) "
+                "select count(*) from a full join b using (provider, usage_date) "
+                "where a.v is distinct from b.v"
+            ).fetchone()[0]
+        )
         con.execute("drop table main.bench_spend_baseline")
     finally:
         con.close()
@@ -685,7 +696,9 @@ def bench_dbt(work: Path, warehouse: Path, start: date, end: date, scale: str) -
         b = Decimal(want.get(provider) or 0).quantize(cent)
         check[provider] = {"baseline_usd": str(a), "fct_ai_spend_usd": str(b), "equal": a == b}
     out["baseline_check"] = check
-    out["baseline_matches"] = all(v["equal"] for v in check.values())
+    out["baseline_matches"] = (
+        all(v["equal"] for v in check.values()) and out["baseline_days_differing"] == 0
+    )
     out["ratio_models_to_baseline"] = (
         out["models_seconds"] / out["baseline_seconds"] if out["baseline_seconds"] else None
     )
@@ -694,7 +707,7 @@ def bench_dbt(work: Path, warehouse: Path, start: date, end: date, scale: str) -
     )
     say(
         f"dbt: hand-written statement {out['baseline_seconds']:.2f} s, "
-        f"{out['baseline_rows']:,} rows; per-provider totals "
+        f"{out['baseline_rows']:,} rows; USD per provider and per provider-day "
         f"{'equal' if out['baseline_matches'] else 'DIFFER'} to the cent"
     )
     if not out["baseline_matches"]:
@@ -896,7 +909,7 @@ def render(results: dict[str, Any]) -> str:
         )
         lines.append(
             f"hand-written DuckDB statement: {dbt['baseline_seconds']:.2f} s "
-            f"({dbt['baseline_rows']:,} rows; per-provider USD "
+            f"({dbt['baseline_rows']:,} rows; USD per provider and day "
             f"{'equal to fct_ai_spend to the cent' if dbt['baseline_matches'] else 'DIFFERS'}); "
             f"models/statement {_fmt(dbt['ratio_models_to_baseline'], '.1f')}x, "
             f"build wall/statement {_fmt(dbt['ratio_build_wall_to_baseline'], '.1f')}x "
