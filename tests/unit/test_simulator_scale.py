@@ -307,3 +307,27 @@ def test_medium_ground_truth_equals_what_the_server_serves() -> None:
             (Decimal(r["amount"]) for b in report["data"] for r in b["results"]), Decimal(0)
         )
         assert cents / 100 == t["billed_cost_usd"]
+
+
+def test_open_inputs_starts_the_simulator_at_the_scale(tmp_path: Any) -> None:
+    from orchestration.sources import open_inputs
+
+    settings = load_settings(
+        {
+            "AISPEND_WAREHOUSE": str(tmp_path / "w.duckdb"),
+            "AISPEND_START_DATE": "2026-03-02",
+            "AISPEND_END_DATE": "2026-03-04",
+            "AISPEND_PROVIDERS": "openai,telemetry",
+            "AISPEND_SIMULATOR_SCALE": "medium",
+        }
+    )
+    with open_inputs(settings, env={}) as inputs:
+        assert inputs.simulator.config.scale == "medium"
+        assert inputs.simulator.org.scale == "medium"
+        root = simulator_export_root(settings)
+        assert root.name.endswith("_medium")
+        assert "scale=medium" in (root / ".complete").read_text()
+        lines = (root / "telemetry" / "requests" / "2026-03-02.jsonl").read_text().splitlines()
+        spans = (root / "telemetry" / "otlp" / "2026-03-02.json").read_text().count('"spanId"')
+        cap = SCALE_SPECS["medium"].telemetry_records_per_day
+        assert cap is not None and len(lines) + spans >= cap
