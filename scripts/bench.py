@@ -813,12 +813,16 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
     inc = results.get("incremental")
     if inc:
         out["incremental_ratio"] = check_target("incremental_ratio", inc.get("ratio"))
+        short, long = sorted(int(h) for h in inc["runs"])
+        if (short, long) != (30, 365):  # a quick run: a figure, not a verdict
+            out["incremental_ratio"].pop("met", None)
+            out["incremental_ratio"]["note"] = f"histories {short}/{long}; the target is 30/365"
     back = results.get("backfill")
     if back:
         out["backfill_minutes"] = check_target("backfill_minutes", back["seconds"] / 60)
-        out["backfill_minutes"]["note"] = f"measured over {back['days']} days" + (
-            "" if back["days"] >= 365 else "; the target is for 365"
-        )
+        if back["days"] < 365:
+            out["backfill_minutes"].pop("met", None)
+            out["backfill_minutes"]["note"] = f"{back['days']} days; the target is for 365"
         out["backfill_peak_gib"] = check_target("backfill_peak_gib", back["peak_rss_bytes"] / GIB)
     ing = results.get("ingestion")
     if ing:
