@@ -10,7 +10,7 @@ Sections (all by default, `--only` picks some):
 * dbt          `dbt build` per layer (staging, intermediate, marts) on the backfilled warehouse;
                beside it one hand-written DuckDB statement producing the spend per provider,
                day, project, key and model from the raw tables, checked against
-               `marts.fct_ai_spend` per provider to the cent.
+               `marts.fct_ai_spend` per provider and per provider-day to the cent.
 * forecast     `analytics.forecast.forecast_series` (what the `spend_forecast` asset calls) on
                N series with its worker pool, and with one worker; same numbers required.
 * incremental  after a backfill of H days, the next day's daily run (end date one day later,
