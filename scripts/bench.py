@@ -200,6 +200,9 @@ class TreeSampler:
         self.root = psutil.Process(pid)
         self.every = every
         self.peak = 0
+        # the one process with the largest RSS seen, to say where the memory went
+        self.top_rss = 0
+        self.top_process = ""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -211,7 +214,11 @@ class TreeSampler:
             return 0
         for proc in procs:
             with contextlib.suppress(self._psutil.Error):
-                total += proc.memory_info().rss
+                rss = proc.memory_info().rss
+                total += rss
+                if rss > self.top_rss:
+                    self.top_rss = rss
+                    self.top_process = " ".join(proc.cmdline())[:160]
         return total
 
     def _run(self) -> None:
@@ -237,7 +244,14 @@ def run_child(cmd: Sequence[str], env: dict[str, str], log: Path, cwd: Path = RO
         with TreeSampler(proc.pid) as sampler:
             rc = proc.wait()
     elapsed = time.monotonic() - started
-    return {"seconds": elapsed, "peak_rss_bytes": sampler.peak, "returncode": rc, "log": str(log)}
+    return {
+        "seconds": elapsed,
+        "peak_rss_bytes": sampler.peak,
+        "largest_process_rss_bytes": sampler.top_rss,
+        "largest_process": sampler.top_process,
+        "returncode": rc,
+        "log": str(log),
+    }
 
 
 def aispend_run(
@@ -254,7 +268,8 @@ def aispend_run(
         raise BenchError(f"{label}: aispend run exited {out['returncode']} (log {log}):\n{tail}")
     say(
         f"{label}: {out['seconds']:.1f} s, peak memory {out['peak_rss_bytes'] / GIB:.2f} GiB "
-        "(process tree)"
+        f"(process tree; largest process {out['largest_process_rss_bytes'] / GIB:.2f} GiB: "
+        f"{out['largest_process'][:80]})"
     )
     return {"start": start.isoformat(), "end": end.isoformat(), "days": (end - start).days, **out}
 
@@ -893,7 +908,9 @@ def render(results: dict[str, Any]) -> str:
             "",
             f"FULL BACKFILL {back['start']}..{back['end']} ({back['days']} days, whole daily job)",
             f"wall {back['seconds']:.1f} s ({back['seconds'] / 60:.2f} min), peak memory "
-            f"{back['peak_rss_bytes'] / GIB:.2f} GiB (process tree, sampled)",
+            f"{back['peak_rss_bytes'] / GIB:.2f} GiB (process tree, sampled); largest process "
+            f"{back.get('largest_process_rss_bytes', 0) / GIB:.2f} GiB "
+            f"{back.get('largest_process', '')[:60]}",
         ]
     dbt = results.get("dbt")
     if dbt:
@@ -939,11 +956,15 @@ def render(results: dict[str, Any]) -> str:
     inc = results.get("incremental")
     if inc:
         lines += ["", "DAILY INCREMENTAL (next day's run after a backfill of H days)"]
-        lines.append(f"{'history':<14}{'backfill s':>11}{'next day s':>11}{'peak GiB':>10}")
+        lines.append(
+            f"{'history':<14}{'backfill s':>11}{'next day s':>11}{'peak GiB':>10}"
+            "  largest process GiB"
+        )
         for h, r in inc["runs"].items():
+            top = r.get("largest_process_rss_bytes", 0) / GIB
             lines.append(
                 f"{h + ' days':<14}{r['backfill_seconds']:>11.1f}{r['seconds']:>11.1f}"
-                f"{r['peak_rss_bytes'] / GIB:>10.2f}"
+                f"{r['peak_rss_bytes'] / GIB:>10.2f}  {top:.2f} {r.get('largest_process', '')[:60]}"
             )
         lines.append(f"ratio long/short {_fmt(inc.get('ratio'), '.2f')}")
     mem = results.get("memory")
