@@ -46,6 +46,7 @@ import dlt
 import duckdb
 import pandas as pd
 
+from ingestion._dlt_merge import install as install_split_key_merge
 from orchestration.settings import Settings
 
 Warehouse = Settings | Path
@@ -208,6 +209,7 @@ def _exists(con: Connection, schema: str, table: str) -> bool:
 
 def dlt_destination(warehouse: Warehouse) -> Any:
     """dlt's destination for the target: duckdb (the file) or postgres (the server)."""
+    install_split_key_merge()  # one DELETE per merge/primary key, not one joined by OR
     if _target(warehouse) == "duckdb":
         return dlt.destinations.duckdb(str(_duckdb_path(warehouse)))
     from dlt.destinations.impl.postgres.configuration import PostgresCredentials
