@@ -182,6 +182,24 @@ def _terminate_unfinished_runs(dep: Deployment, grace: float = 60) -> None:
             time.sleep(1)
 
 
+def _init_storage(home: Path, env: Mapping[str, str]) -> None:
+    """Create the instance's storage once, before two processes start on it: a webserver and a
+    daemon that both find it empty both stamp alembic's version table, which then has two heads
+    and the slower one fails ("more than one head present")."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import dagster as dg; dg.DagsterInstance.get().dispose()"],
+        cwd=ROOT,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        raise DeploymentFailed(
+            f"the Dagster instance in {home} could not be set up:\n{done.stderr}"
+        )
+
+
 @contextmanager
 def dagster_deployment(
     home: Path, variables: Mapping[str, str], instance_yaml: Path | None = None
@@ -197,6 +215,7 @@ def dagster_deployment(
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(instance_yaml or ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
     env = clean_environ({**variables, "DAGSTER_HOME": str(home)})
+    _init_storage(home, env)
     dep = Deployment(home=home, port=free_port())
     with ExitStack() as stack:
         dep.procs["webserver"] = _spawn(
