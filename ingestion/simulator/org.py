@@ -941,13 +941,7 @@ class _OpenAIBlock:
         self, g: np.random.Generator, scale: float
     ) -> tuple[list[list[tuple[Any, ...]]], list[tuple[Any, ...]]]:
         """(rows per hour, rows of the day) with the row layout of `_gen_openai`."""
-        k = len(self.base)
-        noise = g.lognormal(0, DAY_SIGMA, k)
-        ipr = np.rint(self.ipr * g.lognormal(0, 0.05, k)).astype(np.int64)[:, None, None]
-        opr = np.rint(self.opr * g.lognormal(0, 0.05, k)).astype(np.int64)[:, None, None]
-        day_req = np.rint(self.base[:, None] * scale * noise[:, None] * self.weights)
-        req = split_hours_np(np.maximum(day_req.astype(np.int64), MIN_DAY_REQUESTS))
-        inp = req * ipr
+        req, inp, opr = _day_volume(g, scale, self.base, self.weights, self.ipr, self.opr)
         cached = inp * self.hit[:, None, None] // 1000
         write = inp * self.write[:, None, None] // 1000
         metrics = [req, inp - cached - write, cached, write, req * opr]  # (K, M, 24) each
@@ -991,17 +985,30 @@ class _AnthropicBlock:
         self, g: np.random.Generator, scale: float
     ) -> tuple[list[list[tuple[Any, ...]]], list[tuple[Any, ...]]]:
         """(rows per hour, rows of the day) with the row layout of `_gen_anthropic`."""
-        k = len(self.base)
-        noise = g.lognormal(0, DAY_SIGMA, k)
-        ipr = np.rint(self.ipr * g.lognormal(0, 0.05, k)).astype(np.int64)[:, None, None]
-        opr = np.rint(self.opr * g.lognormal(0, 0.05, k)).astype(np.int64)[:, None, None]
-        day_req = np.rint(self.base[:, None] * scale * noise[:, None] * self.weights)
-        req = split_hours_np(np.maximum(day_req.astype(np.int64), MIN_DAY_REQUESTS))
-        inp = req * ipr
+        req, inp, opr = _day_volume(g, scale, self.base, self.weights, self.ipr, self.opr)
         read, w5, w1 = (inp * p[:, None, None] // 1000 for p in (self.read, self.w5, self.w1))
         web = req * self.web[:, None, None] // 1000
         metrics = [inp - read - w5 - w1, w5, w1, read, req * opr, web, req]
         return _split_rows(self.dims, metrics)
+
+
+def _day_volume(
+    g: np.random.Generator,
+    scale: float,
+    base: np.ndarray,
+    weights: np.ndarray,
+    ipr: np.ndarray,
+    opr: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(requests, input tokens, output tokens per request) of a day, (K, M, 24) / (K, 1, 1):
+    one day's noise per key, then the tokens per request, drawn in that order."""
+    k = len(base)
+    noise = g.lognormal(0, DAY_SIGMA, k)
+    ipr_day = np.rint(ipr * g.lognormal(0, 0.05, k)).astype(np.int64)[:, None, None]
+    opr_day = np.rint(opr * g.lognormal(0, 0.05, k)).astype(np.int64)[:, None, None]
+    day_req = np.rint(base[:, None] * scale * noise[:, None] * weights)
+    req = split_hours_np(np.maximum(day_req.astype(np.int64), MIN_DAY_REQUESTS))
+    return req, req * ipr_day, opr_day
 
 
 def _split_rows(
