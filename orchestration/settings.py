@@ -143,27 +143,28 @@ def _parse_int(env: Mapping[str, str], name: str, default: int, minimum: int = 0
     return value
 
 
+def _parse_choice(
+    env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str, what: str
+) -> str:
+    raw = env.get(name, "").strip()
+    value = raw.lower() or default
+    if value not in choices:
+        raise ConfigError(f"{name}={raw!r} is not {what}; choose {_one_of(choices)}")
+    return value
+
+
+def _one_of(choices: tuple[str, ...]) -> str:
+    return " or ".join(choices) if len(choices) == 2 else "one of " + ", ".join(choices)
+
+
 def _parse_target(env: Mapping[str, str]) -> str:
-    raw = env.get("AISPEND_TARGET", "").strip()
-    target = raw.lower() or "duckdb"
-    if target not in TARGETS:
-        raise ConfigError(
-            f"AISPEND_TARGET={raw!r} is not a warehouse target; choose {' or '.join(TARGETS)}"
-        )
-    return target
+    return _parse_choice(env, "AISPEND_TARGET", TARGETS, "duckdb", "a warehouse target")
 
 
 def _parse_scale(env: Mapping[str, str]) -> str:
     from ingestion.simulator.config import SCALES
 
-    raw = env.get("AISPEND_SIMULATOR_SCALE", "").strip()
-    scale = raw.lower() or "small"
-    if scale not in SCALES:
-        raise ConfigError(
-            f"AISPEND_SIMULATOR_SCALE={raw!r} is not a simulator scale; "
-            f"choose one of {', '.join(SCALES)}"
-        )
-    return scale
+    return _parse_choice(env, "AISPEND_SIMULATOR_SCALE", SCALES, "small", "a simulator scale")
 
 
 def load_postgres_settings(env: Mapping[str, str] | None = None) -> PostgresSettings:
