@@ -1,8 +1,13 @@
 """dbt assets: every model, with dbt tests as (blocking) asset checks."""
 
+import hashlib
+import json
 import os
+import shutil
 import sys
+import uuid
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -53,6 +58,37 @@ def dbt_env() -> dict[str, str]:
     return {**load_settings().dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
 
 
+# dbt re-uses its last parse (partial parsing) only while the profile's connection fields are
+# unchanged, and the DuckDB path is one of them: every warehouse other than the one `dbt parse`
+# saw (each test, each bench history, a second warehouse) paid a full parse, about 5 s, on
+# every invocation. One saved parse per connection, handed to each invocation and refreshed
+# after it; dbt itself still checks it against the files and re-parses what changed.
+PARSE_CACHE = Path(DBT_PROJECT_DIR) / "target" / "partial_parse_by_connection"
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+
+
+def parse_cache_file(env: Mapping[str, str]) -> Path:
+    """The saved parse for the connection `env` names (the password is not part of it, as it
+    is not part of dbt's own check)."""
+    key = json.dumps(sorted((k, v) for k, v in env.items() if k != "PGPASSWORD"))
+    return PARSE_CACHE / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.msgpack"
+
+
+def _target_path(context: dg.AssetExecutionContext) -> Path:
+    """A target folder of its own for this invocation, as dagster-dbt would pick."""
+    name = f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}"
+    return Path(DBT_PROJECT_DIR) / "target" / f"{name}-{uuid.uuid4().hex[:7]}"
+
+
+def _save_parse(parsed: Path, cache: Path) -> None:
+    if not parsed.exists():
+        return
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    partial = cache.with_name(f"{cache.name}.{uuid.uuid4().hex[:7]}.tmp")
+    shutil.copyfile(parsed, partial)
+    os.replace(partial, cache)  # atomic: a concurrent run reads the old or the new file
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
@@ -62,5 +98,14 @@ def dbt_env() -> dict[str, str]:
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
     """Build and test every dbt model; failing tests block the assets downstream."""
     # the dbt CLI runs in a subprocess that inherits this environment
-    os.environ.update(dbt_env())
-    yield from dbt.cli(["build"], context=context).stream()
+    env = dbt_env()
+    os.environ.update(env)
+    cache = parse_cache_file(env)
+    target = _target_path(context)
+    if cache.exists():
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cache, target / PARTIAL_PARSE_FILE)
+    try:
+        yield from dbt.cli(["build"], context=context, target_path=target).stream()
+    finally:
+        _save_parse(target / PARTIAL_PARSE_FILE, cache)
