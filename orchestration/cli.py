@@ -7,6 +7,7 @@ shows up in `make dev`), else a temporary one.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from decimal import Decimal
@@ -298,11 +299,35 @@ def _check_counts(result: Any) -> tuple[int, int]:
     return passed, len(evaluations) - passed
 
 
+def step_seconds(result: Any) -> dict[str, float]:
+    """Wall seconds of each step that succeeded, from Dagster's own step events."""
+    out: dict[str, float] = {}
+    for event in result.all_events:
+        if event.event_type_value == "STEP_SUCCESS" and event.step_key:
+            out[event.step_key] = event.event_specific_data.duration_ms / 1000
+    return out
+
+
+def slowest_steps_line(steps: dict[str, float], top: int = 5) -> str:
+    """`Slowest steps: dbt_models 43.8 s, ...` — where a run's time went."""
+    if not steps:
+        return "Slowest steps: none succeeded"
+    ranked = sorted(steps.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    shown = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in ranked)
+    return f"Slowest steps: {shown} (of {len(steps)} steps, {sum(steps.values()):.1f} s summed)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="aispend", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="materialize the whole graph once, then print a summary")
     run.add_argument("--log-level", default="INFO", help="Dagster console log level")
+    run.add_argument(
+        "--timings-json",
+        type=Path,
+        default=None,
+        help="also write the run's seconds and each step's seconds to this JSON file",
+    )
     sub.add_parser("summary", help="print the summary of the current warehouse")
     args = parser.parse_args(argv)
 
@@ -327,12 +352,19 @@ def main(argv: list[str] | None = None) -> int:
     ok, result = run_pipeline(args.log_level)
     elapsed = time.monotonic() - started
     passed, failed = _check_counts(result)
+    steps = step_seconds(result)
+    if args.timings_json is not None:
+        args.timings_json.parent.mkdir(parents=True, exist_ok=True)
+        args.timings_json.write_text(
+            json.dumps({"success": ok, "seconds": elapsed, "steps": steps}, indent=2) + "\n"
+        )
     print()
     print("=" * 89)
     print(
         f"aispend run {'SUCCEEDED' if ok else 'FAILED'} in {elapsed:.1f} s — checks: "
         f"{passed} passed, {failed} failed"
     )
+    print(slowest_steps_line(steps))
     print(summarize(settings))
     print(_send_alerts(settings, ok, result))
     if not ok:

@@ -80,3 +80,29 @@ def test_summary_lines_take_a_budget_without_a_forecast(tmp_path: Path):
     with connect(path, read_only=True) as con:
         lines = cli._analytics_lines(con)
     assert "budgets    org-monthly 55% (fcst —, ok)" in lines
+
+
+def test_step_seconds_come_from_dagster_step_events():
+    import dagster as dg
+
+    @dg.asset
+    def first() -> int:
+        return 1
+
+    @dg.asset
+    def second(first: int) -> int:
+        return first + 1
+
+    result = dg.materialize([first, second])
+    steps = cli.step_seconds(result)
+    assert set(steps) == {"first", "second"}
+    assert all(seconds >= 0 for seconds in steps.values())
+
+
+def test_slowest_steps_line_names_the_largest_first():
+    steps = {"dbt_models": 43.84, "openai_ingest": 2.0, "spend_forecast": 20.1, "a": 0.5}
+    line = cli.slowest_steps_line(steps, top=2)
+    assert line == (
+        "Slowest steps: dbt_models 43.8 s, spend_forecast 20.1 s (of 4 steps, 66.4 s summed)"
+    )
+    assert cli.slowest_steps_line({}) == "Slowest steps: none succeeded"
