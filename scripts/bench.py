@@ -260,7 +260,12 @@ def aispend_run(
     """The whole daily job (`aispend run`) in a child process; fails the bench if it fails."""
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     env = run_env(warehouse, start, end, scale)
-    cmd = [sys.executable, "-m", "orchestration.cli", "run", "--log-level", "WARNING"]
+    timings = log.with_suffix(".steps.json")
+    timings.unlink(missing_ok=True)
+    cmd = [
+        sys.executable, "-m", "orchestration.cli", "run", "--log-level", "WARNING",
+        "--timings-json", str(timings),
+    ]  # fmt: skip
     say(f"{label}: aispend run {start}..{end} ({(end - start).days} days) → {log}")
     out = run_child(cmd, env, log)
     if out["returncode"] != 0:
@@ -271,7 +276,14 @@ def aispend_run(
         f"(process tree; largest process {out['largest_process_rss_bytes'] / GIB:.2f} GiB: "
         f"{out['largest_process'][:80]})"
     )
-    return {"start": start.isoformat(), "end": end.isoformat(), "days": (end - start).days, **out}
+    steps = json.loads(timings.read_text())["steps"] if timings.exists() else {}
+    return {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "days": (end - start).days,
+        **out,
+        "steps": steps,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -856,6 +868,29 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _step_growth(runs: dict[str, Any], top: int = 8) -> list[str]:
+    """The next day's run step by step at both histories: which steps grow with history."""
+    short, long = sorted(runs, key=int)
+    a, b = runs[short].get("steps") or {}, runs[long].get("steps") or {}
+    if not a or not b:
+        return []
+    growth = sorted(set(a) | set(b), key=lambda k: -(b.get(k, 0.0) - a.get(k, 0.0)))[:top]
+    lines = [
+        f"steps that grow most with history (next day's run, {short} vs {long} days)",
+        f"{'step':<40}{short + ' d s':>10}{long + ' d s':>10}{'+s':>9}{'ratio':>8}",
+    ]
+    for k in growth:
+        x, y = a.get(k, 0.0), b.get(k, 0.0)
+        lines.append(
+            f"{k[:39]:<40}{x:>10.1f}{y:>10.1f}{y - x:>9.1f}{_fmt(y / x if x else None, '.2f'):>8}"
+        )
+    lines.append(
+        f"{'all steps (summed)':<40}{sum(a.values()):>10.1f}{sum(b.values()):>10.1f}"
+        f"{sum(b.values()) - sum(a.values()):>9.1f}"
+    )
+    return lines
+
+
 def _fmt(value: Any, spec: str = ",.1f") -> str:
     if value is None:
         return "—"
@@ -967,6 +1002,7 @@ def render(results: dict[str, Any]) -> str:
                 f"{r['peak_rss_bytes'] / GIB:>10.2f}  {top:.2f} {r.get('largest_process', '')[:60]}"
             )
         lines.append(f"ratio long/short {_fmt(inc.get('ratio'), '.2f')}")
+        lines += _step_growth(inc["runs"])
     mem = results.get("memory")
     if mem:
         lines += [

@@ -48,6 +48,7 @@ def test_bench_quick_small(tmp_path: Path) -> None:
         "DBT BUILD PER LAYER",
         "FORECASTS",
         "DAILY INCREMENTAL",
+        "steps that grow most with history",
         "TARGETS (issue 9)",
     ):
         assert heading in proc.stdout, f"{heading} missing from the table:\n{proc.stdout[-3000:]}"
@@ -93,6 +94,7 @@ def test_bench_quick_small(tmp_path: Path) -> None:
     assert set(incremental["runs"]) == {"7", "30"}
     for history, run in incremental["runs"].items():
         _positive(f"incremental {history} seconds", run["seconds"])
+        assert run["steps"], f"incremental {history}: no per-step seconds"
     _positive("incremental ratio", incremental["ratio"])
 
     _positive("peak memory", results["memory"]["peak_tree_gib"])
