@@ -30,6 +30,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -139,7 +140,9 @@ class ForecastConfig:
     max_outlier_share: float = 0.1
     trend_window_share: float = 0.5
     #: multiprocessing start method; None: "forkserver" where available, else "spawn". Not
-    #: "fork": the callers (Dagster) run threads, and forking a threaded process can deadlock.
+    #: "fork": the callers (Dagster) run threads, and forking a threaded process can deadlock;
+    #: and a forked worker carries the caller's memory (a daily run's parent holds hundreds
+    #: of MB), counted again in every worker's RSS.
     mp_context: str | None = None
 
     def n_workers(self) -> int:
@@ -559,7 +562,9 @@ def forecast_series(
     for sid in sorted(set(frame["series_id"].astype(str)) - seen):
         empty = pd.Series(dtype=np.float64)
         tasks.append((sid, _history_to(empty, first, as_of), as_of, horizon, config))
-    results = parallel_map(_forecast_task, tasks, config, progress)
+    # heaviest first: Prophet's cost grows with the days of spend; naive series cost ~nothing
+    weights = [float((t[1].to_numpy() > 0).sum()) for t in tasks]
+    results = parallel_map(_forecast_task, tasks, config, progress, weights=weights)
     daily = pd.concat([r[0] for r in results], ignore_index=True)
     month = pd.DataFrame([r[1] for r in results], columns=list(MONTH_END_COLUMNS))
     daily = daily.sort_values(["series_id", "day"], ignore_index=True)
@@ -613,46 +618,113 @@ def parallel_map(
     tasks: Sequence[T],
     config: ForecastConfig,
     progress: Progress | None = None,
+    weights: Sequence[float] | None = None,
 ) -> list[R]:
     """`[func(t) for t in tasks]` in a process pool of `config.n_workers()` (in-process for 1).
 
-    Workers silence cmdstanpy/Prophet logging; `progress(done, total)` is called as tasks
-    finish. Results keep the order of `tasks`.
+    The pool is started once per process and reused by later calls (`forecast_series`, then
+    `backtest_all` in the same run): starting it costs seconds (a fork server that imports
+    pandas, cmdstanpy and Prophet), about what a few fits cost. Tasks are handed out heaviest
+    first by `weights` (e.g. days of history), so that a long fit does not start last while
+    the other worker idles. Workers silence cmdstanpy/Prophet logging; `progress(done,
+    total)` is called as tasks finish. Results keep the order of `tasks`.
     """
     total = len(tasks)
-    workers = min(config.n_workers(), total)
     results: list[Any] = [None] * total
-    if workers <= 1:
+    if min(config.n_workers(), total) <= 1:
         with _quiet_stan():
             for i, task in enumerate(tasks):
                 results[i] = func(task)
                 if progress is not None:
                     progress(i + 1, total)
         return results
-    context = _context(config.mp_context)
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
-        futures = {pool.submit(func, task): i for i, task in enumerate(tasks)}
+    pool = _pool(config.n_workers(), config.mp_context)
+    try:
+        futures = {pool.submit(func, tasks[i]): i for i in _heaviest_first(total, weights)}
         for done, future in enumerate(as_completed(futures), start=1):
             results[futures[future]] = future.result()
             if progress is not None:
                 progress(done, total)
+    except BaseException:
+        # a worker died (BrokenProcessPool), or the caller was interrupted with tasks queued:
+        # do not hand this pool to the next call
+        shutdown_pool(wait=False)
+        raise
     return results
 
 
+def _heaviest_first(total: int, weights: Sequence[float] | None) -> list[int]:
+    """Task indices by descending weight; equal weights (or none) keep their order."""
+    if weights is None:
+        return list(range(total))
+    if len(weights) != total:
+        raise ValueError(f"{len(weights)} weights for {total} tasks")
+    return sorted(range(total), key=lambda i: -float(weights[i]))
+
+
+_pool_lock = threading.Lock()
+#: this process' pool: the executor, its (workers, mp_context) and the pid that started it
+_pool_state: dict[str, Any] = {}
+
+
+def _pool(workers: int, mp_context: str | None) -> ProcessPoolExecutor:
+    """This process' worker pool of `workers` processes, started on first use and reused; a
+    call with another size or start method replaces it."""
+    key = (workers, mp_context)
+    with _pool_lock:
+        if _pool_state.get("pid") != os.getpid():
+            _pool_state.clear()  # inherited through a fork: that pool belongs to the parent
+        pool: ProcessPoolExecutor | None = _pool_state.get("pool")
+        if pool is not None and _pool_state.get("key") == key:
+            return pool
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        pool = ProcessPoolExecutor(
+            workers, mp_context=_context(mp_context), initializer=_init_worker
+        )
+        _pool_state.update(pool=pool, key=key, pid=os.getpid())
+        return pool
+
+
+def shutdown_pool(wait: bool = True) -> None:
+    """Stop this process' worker pool, if one is running (the next `parallel_map` starts a new
+    one). At interpreter exit concurrent.futures stops it anyway."""
+    with _pool_lock:
+        pool: ProcessPoolExecutor | None = _pool_state.get("pool")
+        _pool_state.clear()
+    if pool is not None:
+        pool.shutdown(wait=wait, cancel_futures=True)
+
+
 def _context(name: str | None) -> multiprocessing.context.BaseContext:
-    """The pool's start method. The fork server preloads pandas/NumPy/cmdstanpy once, so a
-    worker starts in a fraction of a second (a spawned one re-imports them, 1–2 s)."""
+    """The pool's start method. The fork server imports pandas/NumPy/cmdstanpy/Prophet once
+    (in parallel with the caller), and each worker is forked from it ready to fit; a spawned
+    worker would import them itself (seconds each)."""
     if name is None:
         name = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(name)
     if name == "forkserver":
-        # only effective before the process' fork server starts; harmless afterwards
-        # (Prophet itself is imported by each worker, after silencing its import-time warning)
-        context.set_forkserver_preload(["analytics.forecast", "cmdstanpy"])
+        # only effective before the process' fork server starts; harmless afterwards (the
+        # workers then import Prophet in _init_worker). Importing analytics.forecast first
+        # installs the filter that keeps Prophet's import-time plotly notice quiet.
+        context.set_forkserver_preload(["analytics.forecast", "cmdstanpy", "prophet"])
     return context
 
 
 _STAN_LOGGERS = ("cmdstanpy", "prophet", "prophet.plot", "prophet.models")
+
+
+class _NoPlotlyNotice(logging.Filter):
+    """Drops the error Prophet logs when it is imported without plotly (we never plot with
+    Prophet): the fork server imports Prophet before any worker can silence its loggers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Importing plotly failed")
+
+
+_plot_logger = logging.getLogger("prophet.plot")
+if not any(type(f).__name__ == _NoPlotlyNotice.__name__ for f in _plot_logger.filters):
+    _plot_logger.addFilter(_NoPlotlyNotice())
 
 
 def _init_worker() -> None:
