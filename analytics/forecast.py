@@ -27,9 +27,11 @@ Series are fitted in a process pool (`parallel_map`, also used by analytics.back
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -139,10 +141,9 @@ class ForecastConfig:
     outlier_z: float = 4.0
     max_outlier_share: float = 0.1
     trend_window_share: float = 0.5
-    #: multiprocessing start method; None: "forkserver" where available, else "spawn". Not
-    #: "fork": the callers (Dagster) run threads, and forking a threaded process can deadlock;
-    #: and a forked worker carries the caller's memory (a daily run's parent holds hundreds
-    #: of MB), counted again in every worker's RSS.
+    #: multiprocessing start method; None: "fork" on Linux when the caller runs no other
+    #: thread (forking a threaded process can deadlock), else "forkserver" where available,
+    #: else "spawn" (see `parallel_map`).
     mp_context: str | None = None
 
     def n_workers(self) -> int:
@@ -622,23 +623,41 @@ def parallel_map(
 ) -> list[R]:
     """`[func(t) for t in tasks]` in a process pool of `config.n_workers()` (in-process for 1).
 
-    The pool is started once per process and reused by later calls (`forecast_series`, then
-    `backtest_all` in the same run): starting it costs seconds (a fork server that imports
-    pandas, cmdstanpy and Prophet), about what a few fits cost. Tasks are handed out heaviest
-    first by `weights` (e.g. days of history), so that a long fit does not start last while
-    the other worker idles. Workers silence cmdstanpy/Prophet logging; `progress(done,
-    total)` is called as tasks finish. Results keep the order of `tasks`.
+    Starting workers must cost little next to fits of a fraction of a second each:
+
+    * "fork" (the default on Linux when this process runs no other thread): Prophet is
+      imported here, once, and the workers are forked ready to fit (milliseconds). They are
+      forked for this call and stopped at its end, since each keeps a copy-on-write image of
+      this process; the garbage collector is frozen around the fork so that they neither
+      copy pages by collecting nor finalise this process' objects (say an open connection).
+    * "forkserver" (when threads are live, or asked for): a fork server that imports
+      pandas, cmdstanpy and Prophet takes about as long to start as ten fits, so that pool
+      is started once per process and reused by later calls (`forecast_series`, then
+      `backtest_all`); `shutdown_pool()` stops it.
+
+    Tasks are handed out heaviest first by `weights` (e.g. days of history), so that a long
+    fit does not start last while the other worker idles. Workers silence cmdstanpy/Prophet
+    logging; `progress(done, total)` is called as tasks finish. Results keep the order of
+    `tasks`, and are the same numbers as in-process.
     """
     total = len(tasks)
     results: list[Any] = [None] * total
-    if min(config.n_workers(), total) <= 1:
+    workers = config.n_workers()
+    if min(workers, total) <= 1:
         with _quiet_stan():
             for i, task in enumerate(tasks):
                 results[i] = func(task)
                 if progress is not None:
                     progress(i + 1, total)
         return results
-    pool = _pool(config.n_workers(), config.mp_context)
+    pool = _running_pool(workers, config.mp_context)
+    forked = None
+    if pool is None:
+        method = _start_method(config.mp_context)
+        if method == "fork":
+            pool = forked = _forked_pool(min(workers, total))
+        else:
+            pool = _pool(workers, config.mp_context, method)
     try:
         futures = {pool.submit(func, tasks[i]): i for i in _heaviest_first(total, weights)}
         for done, future in enumerate(as_completed(futures), start=1):
@@ -648,9 +667,53 @@ def parallel_map(
     except BaseException:
         # a worker died (BrokenProcessPool), or the caller was interrupted with tasks queued:
         # do not hand this pool to the next call
-        shutdown_pool(wait=False)
+        if forked is None:
+            shutdown_pool(wait=False)
         raise
+    finally:
+        if forked is not None:
+            forked.shutdown(wait=True, cancel_futures=True)
     return results
+
+
+def _start_method(name: str | None) -> str:
+    """`name`, or the default: "fork" on Linux if no other thread is running here, else
+    "forkserver" where available, else "spawn"."""
+    if name is not None:
+        return name
+    methods = multiprocessing.get_all_start_methods()
+    if sys.platform == "linux" and "fork" in methods and threading.active_count() == 1:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
+def _forked_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of `workers` processes forked from this one now, with Prophet imported."""
+    with _quiet_stan():
+        pass  # import Prophet here, once: the workers inherit it
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_init_worker,
+        initargs=(True,),
+    )
+    # the objects of this process stay out of the workers' collections (unless the caller
+    # froze some itself: then it manages freezing)
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.freeze()
+    try:
+        try:
+            # the first task forks every worker (before the pool's own threads start)
+            started = pool.submit(int)
+        finally:
+            if freeze:
+                gc.unfreeze()
+        started.result()
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    return pool
 
 
 def _heaviest_first(total: int, weights: Sequence[float] | None) -> list[int]:
@@ -667,21 +730,30 @@ _pool_lock = threading.Lock()
 _pool_state: dict[str, Any] = {}
 
 
-def _pool(workers: int, mp_context: str | None) -> ProcessPoolExecutor:
-    """This process' worker pool of `workers` processes, started on first use and reused; a
-    call with another size or start method replaces it."""
-    key = (workers, mp_context)
+def _running_pool(workers: int, mp_context: str | None) -> ProcessPoolExecutor | None:
+    """The pool a previous call left running for these settings, if any."""
     with _pool_lock:
         if _pool_state.get("pid") != os.getpid():
             _pool_state.clear()  # inherited through a fork: that pool belongs to the parent
+        if _pool_state.get("key") == (workers, mp_context):
+            pool: ProcessPoolExecutor | None = _pool_state.get("pool")
+            return pool
+        return None
+
+
+def _pool(workers: int, mp_context: str | None, method: str) -> ProcessPoolExecutor:
+    """This process' lasting worker pool of `workers` processes started by `method`,
+    reused by later calls with the same settings; one with other settings replaces it."""
+    key = (workers, mp_context)
+    with _pool_lock:
+        if _pool_state.get("pid") != os.getpid():
+            _pool_state.clear()
         pool: ProcessPoolExecutor | None = _pool_state.get("pool")
         if pool is not None and _pool_state.get("key") == key:
             return pool
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-        pool = ProcessPoolExecutor(
-            workers, mp_context=_context(mp_context), initializer=_init_worker
-        )
+        pool = ProcessPoolExecutor(workers, mp_context=_context(method), initializer=_init_worker)
         _pool_state.update(pool=pool, key=key, pid=os.getpid())
         return pool
 
@@ -696,12 +768,10 @@ def shutdown_pool(wait: bool = True) -> None:
         pool.shutdown(wait=wait, cancel_futures=True)
 
 
-def _context(name: str | None) -> multiprocessing.context.BaseContext:
-    """The pool's start method. The fork server imports pandas/NumPy/cmdstanpy/Prophet once
-    (in parallel with the caller), and each worker is forked from it ready to fit; a spawned
-    worker would import them itself (seconds each)."""
-    if name is None:
-        name = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+def _context(name: str) -> multiprocessing.context.BaseContext:
+    """The lasting pool's context. The fork server imports pandas/NumPy/cmdstanpy/Prophet
+    once, and each worker is forked from it ready to fit; a spawned worker would import them
+    itself (seconds each)."""
     context = multiprocessing.get_context(name)
     if name == "forkserver":
         # only effective before the process' fork server starts; harmless afterwards (the
@@ -727,9 +797,15 @@ if not any(type(f).__name__ == _NoPlotlyNotice.__name__ for f in _plot_logger.fi
     _plot_logger.addFilter(_NoPlotlyNotice())
 
 
-def _init_worker() -> None:
+def _init_worker(forked: bool = False) -> None:
     """Import Prophet once per worker and silence it (cmdstanpy sets its logger up on import,
-    so this must come after the import)."""
+    so this must come after the import). A forked worker also drops the log handlers it
+    inherited (they may hold the caller's files or connections): like a fork server's worker,
+    it reports warnings on stderr."""
+    if forked:
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
     logging.getLogger("prophet.plot").disabled = True  # "plotly failed" on import
     import cmdstanpy
     import prophet  # noqa: F401

@@ -1,9 +1,11 @@
-"""The forecast's worker pool: started once per process and reused, heaviest tasks first, a
-broken pool replaced, and the same numbers as fitting in-process."""
+"""The forecast's worker pool: forked per call when no other thread runs, else a fork
+server's pool started once per process and reused; heaviest tasks first, a broken pool
+replaced, and the same numbers as fitting in-process either way."""
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import pandas as pd
@@ -13,7 +15,8 @@ import analytics.forecast as fc
 from analytics.forecast import ForecastConfig, forecast_series, parallel_map, shutdown_pool
 from tests.unit.test_forecast import frame, weekly
 
-POOL = ForecastConfig(workers=2, uncertainty_samples=200)
+POOL = ForecastConfig(workers=2, uncertainty_samples=200, mp_context="forkserver")
+FORK = ForecastConfig(workers=2, uncertainty_samples=200)  # the default: fork, no threads here
 
 
 def _pid_after(seconds: float) -> int:
@@ -81,3 +84,30 @@ def test_a_reused_pool_gives_the_same_numbers_as_fitting_in_process() -> None:
     methods = serial.month_end.set_index("series_id")["method"]
     assert methods["org"] == "prophet" and methods["team:short"] == "seasonal_naive"
     shutdown_pool()
+    forked = forecast_series(data, config=FORK)
+    pd.testing.assert_frame_equal(serial.daily, forked.daily, check_exact=True)
+    pd.testing.assert_frame_equal(serial.month_end, forked.month_end, check_exact=True)
+
+
+def test_workers_are_forked_per_call_unless_threads_run_then_the_fork_server_is_used() -> None:
+    shutdown_pool()
+    assert threading.active_count() == 1
+    assert fc._start_method(None) == "fork"
+    assert fc._start_method("spawn") == "spawn"
+    first = set(parallel_map(_pid_after, [0.2, 0.2, 0.2], FORK))
+    assert "pool" not in fc._pool_state, "a forked pool is not kept"
+    assert threading.active_count() == 1, "and its threads are gone"
+    second = set(parallel_map(_pid_after, [0.2, 0.2, 0.2], FORK))
+    assert os.getpid() not in first | second and not first & second
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert fc._start_method(None) == "forkserver"
+        parallel_map(_pid_after, [0.0, 0.0], FORK)
+        assert fc._pool_state["key"] == (2, None), "with a thread running: the lasting pool"
+    finally:
+        stop.set()
+        other.join()
+        shutdown_pool()
