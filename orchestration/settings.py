@@ -89,6 +89,9 @@ class Settings:
     reporting_currency: str = "USD"
     # size of the simulated organisation (AISPEND_SIMULATOR_SCALE): small, medium or large
     simulator_scale: str = "small"
+    # the simulated world's end (AISPEND_SIMULATOR_WORLD_END, default end_date): with it fixed,
+    # a run with a later end_date sees the same simulated past (see SimConfig.world_end)
+    simulator_world_end: date | None = None
     target: str = "duckdb"
     postgres: PostgresSettings = field(default_factory=PostgresSettings)
 
@@ -128,6 +131,16 @@ def _parse_date(env: Mapping[str, str], name: str) -> date | None:
         return date.fromisoformat(raw)
     except ValueError as exc:
         raise ConfigError(f"{name}={raw!r} is not a date in YYYY-MM-DD form") from exc
+
+
+def _parse_world_end(env: Mapping[str, str], end: date) -> date | None:
+    world_end = _parse_date(env, "AISPEND_SIMULATOR_WORLD_END")
+    if world_end is not None and world_end < end:
+        raise ConfigError(
+            f"AISPEND_SIMULATOR_WORLD_END={world_end.isoformat()} is before the window's end "
+            f"{end.isoformat()}: the simulated world must cover the window"
+        )
+    return world_end
 
 
 def _parse_int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -239,4 +252,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         lookback_days=_parse_int(env, "AISPEND_LOOKBACK_DAYS", 3),
         simulator_seed=_parse_int(env, "AISPEND_SIMULATOR_SEED", 42),
         simulator_scale=_parse_scale(env),
+        simulator_world_end=_parse_world_end(env, end),
     )

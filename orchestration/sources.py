@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -194,13 +195,18 @@ def simulated_telemetry_records_per_day(scale: str) -> int:
 
 
 def simulator_export_root(settings: Any) -> Path:
-    """Where the simulator writes export files for a window (beside the warehouse)."""
+    """Where the simulator writes export files for a world (beside the warehouse): one folder
+    per seed, start and world end, so with AISPEND_SIMULATOR_WORLD_END set the next day's run
+    finds yesterday's files and only the new day's are delivered."""
     scale = simulator_scale(settings)
     suffix = "" if scale == "small" else f"_{scale}"
+    world = getattr(settings, "simulator_world_end", None)
+    world_part = "" if world is None else "_world"
     return (
         settings.warehouse.parent
         / "simulator_exports"
-        / f"seed{settings.simulator_seed}_{settings.start_date}_{settings.end_date}{suffix}"
+        / f"seed{settings.simulator_seed}_{settings.start_date}_{world or settings.end_date}"
+        f"{world_part}{suffix}"
     )
 
 
@@ -254,6 +260,7 @@ def open_inputs(settings: Any, env: Mapping[str, str] | None = None) -> Iterator
         start=settings.start_date,
         end=settings.end_date,
         scale=simulator_scale(settings),
+        world_end=getattr(settings, "simulator_world_end", None),
     )
     # fault drills on the embedded simulator: AISPEND_SIMULATOR_FAULTS=rate_limit,page_skip
     modes = parse_modes(env.get("AISPEND_SIMULATOR_FAULTS", ""))
@@ -270,6 +277,19 @@ def open_inputs(settings: Any, env: Mapping[str, str] | None = None) -> Iterator
         yield SourceInputs(inputs, simulator=sim)
 
 
+def _written_through(marker: str, stamp: str) -> date | None:
+    """The day after the last one a folder's marker says was written with `stamp`."""
+    if not marker.startswith(stamp):
+        return None
+    rest = marker[len(stamp) :].strip()
+    if not rest.startswith("through="):
+        return None
+    try:
+        return date.fromisoformat(rest.removeprefix("through="))
+    except ValueError:
+        return None
+
+
 def simulated_endpoint(sim: Any, config: Any, source: str) -> tuple[str, str]:
     """(base URL, key) of the simulator for an API source."""
     if source == "openai":
@@ -282,10 +302,13 @@ def simulated_endpoint(sim: Any, config: Any, source: str) -> tuple[str, str]:
 
 
 def write_simulated_exports(sim: Any, config: Any, root: Path) -> dict[str, Path]:
-    """Write (once per window and seed) the export files the simulator stands in for.
+    """Write the export files the simulator stands in for, once per world and seed.
 
-    A folder is complete when its marker exists; folders of other windows are removed so the
-    daily schedule does not pile them up.
+    The folder's marker says what it was written with and through which day. A later window
+    end in the same world delivers only what a provider would: the month files from the last
+    delivered month on, and the new days' telemetry files; earlier files keep their bytes and
+    times, so the file sources skip them. Anything else rewrites the folder; folders of other
+    worlds are removed so the daily schedule does not pile them up.
     """
     import shutil
 
@@ -302,7 +325,20 @@ def write_simulated_exports(sim: Any, config: Any, root: Path) -> dict[str, Path
         + ("" if scale == "small" else f" scale={scale}")
         + "\n"
     )
-    if not done.exists() or done.read_text() != stamp:
+    written = done.read_text() if done.exists() else ""
+    through = _written_through(written, stamp)
+    if through is not None and getattr(config, "world_end", None) and through <= config.end:
+        if through < config.end:  # the next day(s): deliver only what is new
+            write_exports(config, root, months_from=(through - timedelta(days=1)).strftime("%Y-%m"))
+            write_telemetry(
+                sim,
+                root,
+                sample_per_day=records_per_day,
+                recent_days=SIMULATED_TELEMETRY_DAYS,
+                days_from=through,
+            )
+            done.write_text(f"{stamp}through={config.end.isoformat()}\n")
+    elif written != f"{stamp}through={config.end.isoformat()}\n":
         if root.parent.exists():
             for other in root.parent.iterdir():
                 if other != root and other.is_dir():
@@ -316,6 +352,6 @@ def write_simulated_exports(sim: Any, config: Any, root: Path) -> dict[str, Path
             sample_per_day=records_per_day,
             recent_days=SIMULATED_TELEMETRY_DAYS,
         )
-        done.write_text(stamp)
+        done.write_text(f"{stamp}through={config.end.isoformat()}\n")
     names = ("aws_cur", "gcp_billing", "azure_cost", "focus", "telemetry")
     return {name: root / name for name in names}

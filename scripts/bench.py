@@ -72,6 +72,7 @@ RUN_ENV = (
     "AISPEND_PROVIDERS",
     "AISPEND_LOOKBACK_DAYS",
     "AISPEND_SIMULATOR_FAULTS",
+    "AISPEND_SIMULATOR_WORLD_END",
     "AISPEND_SERVING_DIR",
     "AISPEND_REPORTS_DIR",
     "AISPEND_ALERT_STATE",
@@ -255,11 +256,22 @@ def run_child(cmd: Sequence[str], env: dict[str, str], log: Path, cwd: Path = RO
 
 
 def aispend_run(
-    warehouse: Path, start: date, end: date, scale: str, log: Path, label: str
+    warehouse: Path,
+    start: date,
+    end: date,
+    scale: str,
+    log: Path,
+    label: str,
+    world_end: date | None = None,
 ) -> dict[str, Any]:
-    """The whole daily job (`aispend run`) in a child process; fails the bench if it fails."""
+    """The whole daily job (`aispend run`) in a child process; fails the bench if it fails.
+
+    `world_end`: the simulated world's end (AISPEND_SIMULATOR_WORLD_END), fixed across a
+    backfill and the next day's run so the next day sees the same past and only the new
+    day's files are delivered, as from a real provider."""
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    env = run_env(warehouse, start, end, scale)
+    extra = {"AISPEND_SIMULATOR_WORLD_END": world_end.isoformat()} if world_end else None
+    env = run_env(warehouse, start, end, scale, extra)
     timings = log.with_suffix(".steps.json")
     timings.unlink(missing_ok=True)
     cmd = [
@@ -1128,6 +1140,7 @@ def main(argv: list[str] | None = None) -> int:
             results["ingestion"] = bench_ingestion(
                 work, end - timedelta(days=days), end, args.scale
             )
+        next_day = end + timedelta(days=1)
         needs_backfill = any(s in only for s in ("backfill", "dbt", "forecast", "incremental"))
         backfill_wh = work / f"history{days}" / "warehouse.duckdb"
         if needs_backfill:
@@ -1139,6 +1152,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.scale,
                 work / "logs" / f"backfill_{days}.log",
                 f"backfill {days} days",
+                world_end=next_day if "incremental" in only else None,
             )
             peaks.append(back["peak_rss_bytes"])
             if "backfill" in only:
@@ -1167,15 +1181,17 @@ def main(argv: list[str] | None = None) -> int:
                         args.scale,
                         work / "logs" / f"backfill_{h}.log",
                         f"history {h} days: backfill",
+                        world_end=next_day,
                     )
                     peaks.append(first["peak_rss_bytes"])
                 nxt = aispend_run(
                     wh,
                     start,
-                    end + timedelta(days=1),
+                    next_day,
                     args.scale,
                     work / "logs" / f"incremental_{h}.log",
                     f"history {h} days: next day",
+                    world_end=next_day,
                 )
                 peaks.append(nxt["peak_rss_bytes"])
                 runs[str(h)] = {**nxt, "history_days": h, "backfill_seconds": first["seconds"]}

@@ -36,9 +36,15 @@ class SimConfig:
     openai_legacy_fields: bool = False
     # small (default demo), medium (~40 keys) or large (400+ keys, >= 10M hourly rows a year)
     scale: str = "small"
+    # the simulated world's last day + 1 (default: `end`): the price change and the incidents
+    # are placed over [start, world_end), so runs with a later `end` and the same world_end
+    # see the same past (the daily schedule, the bench's next-day run)
+    world_end: date | None = None
 
     def __post_init__(self) -> None:
         check_scale(self.scale)
+        if self.world_end is not None and self.world_end < self.end:
+            raise ValueError(f"world_end {self.world_end} is before end {self.end}")
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (ISO dates) for the ground-truth file."""
@@ -47,4 +53,8 @@ class SimConfig:
         out["end"] = self.end.isoformat()
         if self.scale == "small":  # the default organisation's ground truth stays as it was
             del out["scale"]
+        if self.world_end is None:
+            del out["world_end"]
+        else:
+            out["world_end"] = self.world_end.isoformat()
         return out

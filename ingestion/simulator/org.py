@@ -288,19 +288,33 @@ class SyntheticOrg:
     """Deterministic organisation with OpenAI projects and Anthropic workspaces.
 
     The organisation (ids, profiles, incidents, the in-window price change) depends on the seed
-    and the configured window; a day's usage depends on that plus the day itself.
+    and the world's days [start, world_end); a day's usage depends on that plus the day itself.
+    `world_end` defaults to `end`. Days from `end` on have not happened yet: they are not
+    served, and incidents starting then are not known. A later `end` with the same `world_end`
+    therefore serves the same past, as a real provider does on the next day.
     """
 
-    def __init__(self, seed: int, start: date, end: date, scale: str = "small") -> None:
+    def __init__(
+        self,
+        seed: int,
+        start: date,
+        end: date,
+        scale: str = "small",
+        world_end: date | None = None,
+    ) -> None:
         if end <= start:
             raise ValueError("end must be after start")
+        if world_end is not None and world_end < end:
+            raise ValueError(f"world_end {world_end} is before end {end}")
         self.seed = seed
         self.start = start
         self.end = end
+        self.world_end = world_end or end
         self.scale = check_scale(scale)
         self.spec = SCALE_SPECS[scale]
         self.n_days = (end - start).days
-        self.price_change_day = start + timedelta(days=self.n_days // 2)
+        world_days = (self.world_end - start).days
+        self.price_change_day = start + timedelta(days=world_days // 2)
         self._price_rows: list[PriceRow] = build_price_book(self.price_change_day)
         self.prices = PriceLookup(self._price_rows)
         self._lock = threading.Lock()
@@ -312,7 +326,13 @@ class SyntheticOrg:
         self.projects = self._make_projects(rng, created)
         self.workspaces = self._make_workspaces(rng, created)
         # incidents live in the default organisation, whatever the scale
-        self.incident_list = self._place_incidents(rng_for(seed, "incidents", start, end))
+        self.incident_list = [
+            incident
+            for incident in self._place_incidents(
+                rng_for(seed, "incidents", start, self.world_end), world_days
+            )
+            if incident.start_date < end
+        ]
         # generated key by key in Python (the scale's keys are generated with numpy)
         self._base_projects = self.projects
         self._base_workspaces = self.workspaces
@@ -533,10 +553,10 @@ class SyntheticOrg:
             out.append(Workspace(wid, wname, created + 86_400 * (50 + w), tuple(keys)))
         return out
 
-    def _place_incidents(self, rng: random.Random) -> list[Incident]:
+    def _place_incidents(self, rng: random.Random, world_days: int) -> list[Incident]:
         kinds = ["runaway_agent_loop", "prompt_growth", "retry_storm", "model_switch"]
         rng.shuffle(kinds)
-        last = self.n_days - 3  # latest start offset; leaves room for the 2-day incident
+        last = world_days - 3  # latest start offset; leaves room for the 2-day incident
         room = last - INCIDENT_MIN_OFFSET
         if room < 0:
             return []

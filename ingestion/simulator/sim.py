@@ -37,7 +37,11 @@ class Simulator:
     def __init__(self, config: SimConfig | None = None, *, faults: Faults | None = None) -> None:
         self.config = config or SimConfig()
         self.org = SyntheticOrg(
-            self.config.seed, self.config.start, self.config.end, self.config.scale
+            self.config.seed,
+            self.config.start,
+            self.config.end,
+            self.config.scale,
+            world_end=self.config.world_end,
         )
         self.faults = faults
         self._server: SimHTTPServer | None = None

@@ -560,11 +560,13 @@ def write_telemetry(
     *,
     sample_per_day: Any = SCALE_DEFAULT,
     recent_days: int | None = DEFAULT_RECENT_DAYS,
+    days_from: date | None = None,
 ) -> dict[str, Path]:
     """Write the day files under `root/telemetry/{otlp,requests}/`; returns both folders.
 
-    Days: the last `recent_days` of the window (None = all). Files are rewritten whole, so a
-    second call re-delivers the same days byte for byte.
+    Days: the last `recent_days` of the window (None = all), from `days_from` on when given
+    (the next day's delivery: earlier files are left as they are). Files are rewritten whole,
+    so a second call re-delivers the same days byte for byte.
     """
     org = _org(sim_or_org)
     plan = telemetry_plan(org)
@@ -573,6 +575,8 @@ def write_telemetry(
     otlp_dir.mkdir(parents=True, exist_ok=True)
     jsonl_dir.mkdir(parents=True, exist_ok=True)
     for day in _window_days(org, recent_days):
+        if days_from is not None and day < days_from:
+            continue
         spans: dict[tuple[int, str], list[str]] = {}
         lines: list[tuple[int, str]] = []
         for b in _day_batches(org, plan, day, sample_per_day):

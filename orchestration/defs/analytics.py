@@ -553,7 +553,11 @@ def _simulated_org(settings: Settings):
     from ingestion.simulator.org import SyntheticOrg
 
     return SyntheticOrg(
-        settings.simulator_seed, settings.start_date, settings.end_date, settings.simulator_scale
+        settings.simulator_seed,
+        settings.start_date,
+        settings.end_date,
+        settings.simulator_scale,
+        world_end=settings.simulator_world_end,
     )
 
 

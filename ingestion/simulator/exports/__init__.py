@@ -9,8 +9,10 @@ ground truth per provider, UTC day and billing currency for the AI rows the file
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
+import io
 import json
 import random
 import tempfile
@@ -561,8 +563,14 @@ def _write_csv(
     rows: list[dict[str, Any]], header: list[str], target: Path, gz: bool = False
 ) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    opener = gzip.open if gz else open
-    with opener(target, "wt", newline="") as fh:  # type: ignore[operator]
+    with contextlib.ExitStack() as stack:
+        if gz:
+            # no time in the gzip header: the same rows give the same bytes on every delivery
+            raw = stack.enter_context(target.open("wb"))
+            binary = stack.enter_context(gzip.GzipFile(fileobj=raw, mode="wb", mtime=0))
+            fh: Any = stack.enter_context(io.TextIOWrapper(binary, newline=""))
+        else:
+            fh = stack.enter_context(target.open("w", newline=""))
         writer = csv.writer(fh)
         writer.writerow(header)
         for r in rows:
@@ -774,16 +782,25 @@ def _azure_record(r: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def write_exports(config: SimConfig, root: Path, restate: bool = False) -> dict[str, Path]:
+def write_exports(
+    config: SimConfig, root: Path, restate: bool = False, months_from: str | None = None
+) -> dict[str, Path]:
     """Write the four exports under `root` for the UTC days [config.start, config.end).
 
     With `restate=True` only the current (last) month of each export is written again, with
     changed values, replacing that billing period's files (the earlier months are untouched,
-    as a provider's re-delivery leaves them). Returns the export roots by name.
+    as a provider's re-delivery leaves them). With `months_from` ('YYYY-MM') only that month
+    and later ones are written (the next day's delivery: earlier months' files are left as
+    they are, byte for byte and with their times). Returns the export roots by name.
     """
     root = Path(root)
     last = _month(config.end - timedelta(days=1))
-    wanted = (lambda m: m == last) if restate else (lambda m: True)
+
+    def wanted(month: str) -> bool:
+        if restate:
+            return month == last
+        return months_from is None or month >= months_from
+
     paths = {name: root / name for name in ("aws_cur", "gcp_billing", "azure_cost", "focus")}
 
     # AWS CUR 2.0: Parquet per BILLING_PERIOD; the first month as gzip CSV (JSON text maps)
