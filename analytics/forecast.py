@@ -631,9 +631,9 @@ def parallel_map(
       this process; the garbage collector is frozen around the fork so that they neither
       copy pages by collecting nor finalise this process' objects (say an open connection).
     * "forkserver" (when threads are live, or asked for): a fork server that imports
-      pandas, cmdstanpy and Prophet takes about as long to start as ten fits, so that pool
-      is started once per process and reused by later calls (`forecast_series`, then
-      `backtest_all`); `shutdown_pool()` stops it.
+      pandas, cmdstanpy and Prophet takes ~1.7 s of CPU to start, as much as six to eight
+      fits of a 120-day series, so that pool is started once per process and reused by
+      later calls (`forecast_series`, then `backtest_all`); `shutdown_pool()` stops it.
 
     Tasks are handed out heaviest first by `weights` (e.g. days of history), so that a long
     fit does not start last while the other worker idles. Workers silence cmdstanpy/Prophet
@@ -654,6 +654,7 @@ def parallel_map(
     forked = None
     if pool is None:
         method = _start_method(config.mp_context)
+        log.debug("starting %d %s workers for %d tasks", min(workers, total), method, total)
         if method == "fork":
             pool = forked = _forked_pool(min(workers, total))
         else:
