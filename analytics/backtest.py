@@ -22,9 +22,14 @@ origins:
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import pickle
+import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,11 +80,17 @@ class BacktestConfig:
 
 
 def origins_for(days: pd.DatetimeIndex, config: BacktestConfig) -> list[pd.Timestamp]:
-    """Origins (first test day) oldest first; each test window ends within the data."""
+    """Origins (first test day) oldest first; each test window ends within the data.
+
+    Origins fall on Mondays: the last is the latest Monday whose test window ends within the
+    data, the others `spacing_days` apart before it. So the origins stay the same all week: the
+    figures do not shift with every new day, and a daily run re-uses each origin's result
+    (`cache_dir` of backtest_all) instead of refitting every series at every origin."""
     if len(days) == 0:
         return []
     first, end = days.min(), days.max() + pd.Timedelta(days=1)
     last = end - pd.Timedelta(days=config.horizon_days)
+    last -= pd.Timedelta(days=last.dayofweek)  # back to its Monday
     out = [last - pd.Timedelta(days=config.spacing_days * i) for i in range(config.n_origins)]
     return sorted(o for o in out if (o - first).days >= config.min_train_days)
 
@@ -88,8 +99,12 @@ def backtest_one(
     history: pd.Series,
     config: BacktestConfig = BacktestConfig(),
     forecast_config: ForecastConfig | None = None,
+    cache_dir: Path | None = None,
+    used: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Backtest one dense daily series; the metrics row without series_id/scope."""
+    """Backtest one dense daily series; the metrics row without series_id/scope. With
+    `cache_dir`, an origin whose data and settings were backtested before is read back (the
+    keys read or written are appended to `used`)."""
     forecast_config = forecast_config or ForecastConfig()
     y = history.astype(np.float64).groupby(level=0).sum().sort_index()
     if len(y):  # dense: a missing day is a day without spend
@@ -100,18 +115,20 @@ def backtest_one(
     for origin in origins:
         train = y[y.index < origin]
         test = y[(y.index >= origin)].iloc[: config.horizon_days].to_numpy()
-        daily, paths = forecast_one(train, len(test), forecast_config)
-        lo95, lo80, hi80, hi95 = np.quantile(paths.sum(axis=0), (0.025, 0.1, 0.9, 0.975))
-        total = float(test.sum())
-        totals.append((bool(lo80 <= total <= hi80), bool(lo95 <= total <= hi95)))
-        naive = seasonal_naive_point(train.to_numpy(), len(test))
-        values = train.to_numpy()
-        scale = float(np.abs(values[7:] - values[:-7]).mean()) if len(values) > 7 else np.nan
-        err = np.abs(test - daily["yhat"].to_numpy())
+        key = _origin_key(origin, train, test, config, forecast_config) if cache_dir else ""
+        done = _cached(cache_dir, key) if cache_dir else None
+        if done is None:
+            done = _one_origin(train, test, forecast_config)
+            if cache_dir:
+                _store(cache_dir, key, done)
+        if cache_dir and used is not None:
+            used.append(key)
+        daily, inside, naive_err, scaled = done
+        totals.append(inside)
         actual_parts.append(test)
         fc_parts.append(daily)
-        naive_parts.append(np.abs(test - naive))
-        scaled_parts.append(err / scale if scale > 0 else np.full(len(err), np.nan))
+        naive_parts.append(naive_err)
+        scaled_parts.append(scaled)
         methods.append(str(daily["method"].iloc[0]))
     if not origins:
         return _empty_row(config)
@@ -144,6 +161,80 @@ def backtest_one(
     }
 
 
+CACHE_KEYS = "_cache_keys"
+OriginResult = tuple[pd.DataFrame, tuple[bool, bool], np.ndarray, np.ndarray]
+# bump when what an origin's result means changes (metrics, forecast model): old entries then
+# simply stop matching
+CACHE_VERSION = "1"
+
+
+def _one_origin(
+    train: pd.Series, test: np.ndarray, forecast_config: ForecastConfig
+) -> OriginResult:
+    """Forecast `len(test)` days from `train`: the daily forecast, whether the test total lies
+    inside the 80 %/95 % interval of the summed paths, the seasonal-naive absolute errors and
+    the errors scaled by the in-sample lag-7 MAE."""
+    daily, paths = forecast_one(train, len(test), forecast_config)
+    lo95, lo80, hi80, hi95 = np.quantile(paths.sum(axis=0), (0.025, 0.1, 0.9, 0.975))
+    total = float(test.sum())
+    inside = (bool(lo80 <= total <= hi80), bool(lo95 <= total <= hi95))
+    naive = seasonal_naive_point(train.to_numpy(), len(test))
+    values = train.to_numpy()
+    scale = float(np.abs(values[7:] - values[:-7]).mean()) if len(values) > 7 else np.nan
+    err = np.abs(test - daily["yhat"].to_numpy())
+    scaled = err / scale if scale > 0 else np.full(len(err), np.nan)
+    return daily, inside, np.abs(test - naive), scaled
+
+
+def _origin_key(
+    origin: pd.Timestamp,
+    train: pd.Series,
+    test: np.ndarray,
+    config: BacktestConfig,
+    forecast_config: ForecastConfig,
+) -> str:
+    """Everything an origin's result depends on: the data before and after it, the settings
+    (not the worker count) and the cache version."""
+    h = hashlib.sha256()
+    settings = repr((config, replace(forecast_config, workers=None), CACHE_VERSION))
+    h.update(settings.encode())
+    h.update(origin.isoformat().encode())
+    h.update(str(train.index.min() if len(train) else "").encode())
+    h.update(np.ascontiguousarray(train.to_numpy(dtype=np.float64)).tobytes())
+    h.update(b"|")
+    h.update(np.ascontiguousarray(test, dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
+def _cached(cache_dir: Path, key: str) -> OriginResult | None:
+    path = cache_dir / f"{key}.pkl"
+    try:
+        with path.open("rb") as fh:
+            # our own cache, written by this module beside the warehouse
+            result: OriginResult = pickle.load(fh)
+    except (OSError, EOFError, pickle.UnpicklingError):
+        return None
+    return result
+
+
+def _store(cache_dir: Path, key: str, result: OriginResult) -> None:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    partial = cache_dir / f".{key}.{uuid.uuid4().hex[:8]}.tmp"
+    with partial.open("wb") as fh:
+        pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(partial, cache_dir / f"{key}.pkl")  # atomic: workers write side by side
+
+
+def prune_cache(cache_dir: Path, keep: set[str]) -> int:
+    """Remove the entries whose key is not in `keep` (what this run used); how many went."""
+    removed = 0
+    for path in cache_dir.glob("*.pkl") if cache_dir.exists() else ():
+        if path.stem not in keep:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def _ratio(num: float, den: float) -> float:
     if den > 0:
         return num / den
@@ -169,9 +260,14 @@ def _empty_row(config: BacktestConfig) -> dict[str, Any]:
     }
 
 
-def _task(task: tuple[str, str, pd.Series, BacktestConfig, ForecastConfig]) -> dict[str, Any]:
-    sid, scope, history, config, forecast_config = task
-    return {"series_id": sid, "scope": scope, **backtest_one(history, config, forecast_config)}
+Task = tuple[str, str, pd.Series, BacktestConfig, ForecastConfig, Path | None]
+
+
+def _task(task: Task) -> dict[str, Any]:
+    sid, scope, history, config, forecast_config, cache_dir = task
+    used: list[str] = []
+    row = backtest_one(history, config, forecast_config, cache_dir, used)
+    return {"series_id": sid, "scope": scope, **row, CACHE_KEYS: used}
 
 
 def backtest_all(
@@ -179,19 +275,35 @@ def backtest_all(
     config: BacktestConfig = BacktestConfig(),
     forecast_config: ForecastConfig | None = None,
     progress: Progress | None = None,
+    cache_dir: Path | None = None,
 ) -> pd.DataFrame:
     """Backtest every series of a series frame (analytics.series), one row per series, fitted
-    in the forecast's process pool (`forecast_config.workers`)."""
+    in the forecast's process pool (`forecast_config.workers`).
+
+    `cache_dir`: keep each (series, origin) result there and re-use it while its data and
+    settings are unchanged (origins move once a week, see origins_for), so the daily run fits
+    only what is new; entries this run did not use are removed at the end."""
     forecast_config = forecast_config or ForecastConfig()
     if frame.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in BACKTEST_COLUMNS})
     scopes = frame.drop_duplicates("series_id").set_index("series_id")["scope"].astype(str)
     tasks = [
-        (sid, str(scopes.get(sid, sid.partition(":")[0])), history, config, forecast_config)
+        (
+            sid,
+            str(scopes.get(sid, sid.partition(":")[0])),
+            history,
+            config,
+            forecast_config,
+            cache_dir,
+        )
         for sid, history in iter_series(frame)
     ]
     rows = parallel_map(_task, tasks, forecast_config, progress)
+    used = {key for row in rows for key in row.pop(CACHE_KEYS)}
     out = pd.DataFrame(rows, columns=list(BACKTEST_COLUMNS))
+    if cache_dir is not None:
+        removed = prune_cache(cache_dir, used)
+        log.info("backtest cache %s: %d entries, %d stale removed", cache_dir, len(used), removed)
     log.info("backtest of %d series: %s", len(out), summarize(out))
     return out
 

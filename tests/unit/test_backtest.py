@@ -3,6 +3,9 @@ textbook in-sample MASE, interval coverage, and the summary."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -33,8 +36,23 @@ def test_origins_are_spaced_back_from_the_end_and_need_training_days() -> None:
     days = pd.date_range("2026-01-01", "2026-04-30", freq="D")
     config = BacktestConfig(n_origins=5, spacing_days=14, horizon_days=28, min_train_days=60)
     origins = origins_for(days, config)
-    # last origin: 28 days before the end; then every 14 days back while ≥ 60 training days
-    assert [o.date().isoformat() for o in origins] == ["2026-03-06", "2026-03-20", "2026-04-03"]
+    # last origin: the Monday on or before 28 days before the end (Fri 2026-04-03 -> Mon
+    # 03-30); then every 14 days back while ≥ 60 training days
+    assert [o.date().isoformat() for o in origins] == ["2026-03-02", "2026-03-16", "2026-03-30"]
+
+
+def test_origins_stay_the_same_all_week() -> None:
+    config = BacktestConfig()
+    seen = {
+        tuple(origins_for(pd.date_range("2026-01-01", end, freq="D"), config))
+        # data through Sunday 05-03 ... Saturday 05-09: the window ends Monday ... Sunday
+        for end in pd.date_range("2026-05-03", "2026-05-09", freq="D")
+    }
+    assert len(seen) == 1
+    (origins,) = seen
+    assert all(o.dayofweek == 0 for o in origins)
+    nxt = origins_for(pd.date_range("2026-01-01", "2026-05-10", freq="D"), config)
+    assert nxt[-1] - origins[-1] == pd.Timedelta(days=7)
 
 
 def test_prophet_on_a_noisy_weekly_series_is_calibrated_and_beats_seasonal_naive() -> None:
@@ -145,3 +163,46 @@ def test_summary_has_known_numbers() -> None:
     assert summary["n_seasonal_naive"] == 1
     assert summary["by_scope"]["team"]["median_mase"] == pytest.approx(np.inf)
     assert summary["by_scope"]["org"]["mean_coverage_95"] == 1.0
+
+
+def test_the_cache_re_uses_unchanged_origins_and_refits_changed_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import analytics.backtest as bt
+
+    fits: list[int] = []
+    real = bt.forecast_one
+
+    def counting(train: pd.Series, horizon: int, config: ForecastConfig) -> Any:
+        fits.append(len(train))
+        return real(train, horizon, config)
+
+    monkeypatch.setattr(bt, "forecast_one", counting)
+    frame = pd.concat(
+        [
+            pd.DataFrame({"series_id": f"team:{name}", "scope": "team", "day": s.index, "cost": s})
+            for name, s in (("a", periodic(120, 0.1, seed=1)), ("b", periodic(120, 0.1, seed=2)))
+        ],
+        ignore_index=True,
+    )
+    cache = tmp_path / "cache"
+    config = ForecastConfig(workers=1)
+    first = backtest_all(frame, forecast_config=config, cache_dir=cache)
+    n_fits = len(fits)
+    assert n_fits > 0 and len(list(cache.glob("*.pkl"))) == n_fits
+    again = backtest_all(frame, forecast_config=config, cache_dir=cache)
+    assert len(fits) == n_fits  # nothing refitted
+    pd.testing.assert_frame_equal(first, again)
+    # one day of series b restated: only the origins whose data include that day are refitted
+    # (the day is in their training or test window), and the stale entries are pruned
+    changed = frame.copy()
+    rows_b = changed.index[changed["series_id"] == "team:b"]
+    origins = origins_for(pd.DatetimeIndex(changed.loc[rows_b, "day"]), BacktestConfig())
+    day = origins[-1] + pd.Timedelta(days=1)
+    changed.loc[rows_b[changed.loc[rows_b, "day"] == day], "cost"] += 50.0
+    touched = sum(day < o + pd.Timedelta(days=BacktestConfig().horizon_days) for o in origins)
+    assert 0 < touched < 2 * len(origins)
+    cached = backtest_all(changed, forecast_config=config, cache_dir=cache)
+    assert len(fits) == n_fits + touched
+    assert len(list(cache.glob("*.pkl"))) == n_fits
+    pd.testing.assert_frame_equal(cached, backtest_all(changed, forecast_config=config))
