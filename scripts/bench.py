@@ -192,7 +192,11 @@ def versions() -> dict[str, str]:
 
 
 class TreeSampler:
-    """Peak resident memory of a process and all its descendants, sampled every `every` s."""
+    """Peak memory of a process and all its descendants, sampled every `every` s.
+
+    The tree's memory is the sum of each process's PSS (resident pages, a page shared by n
+    processes counted 1/n in each): forked workers share most of their parent's pages, and
+    summing RSS would count those pages once per worker. RSS where PSS cannot be read."""
 
     def __init__(self, pid: int, every: float = 0.2) -> None:
         import psutil
@@ -216,7 +220,10 @@ class TreeSampler:
         for proc in procs:
             with contextlib.suppress(self._psutil.Error):
                 rss = proc.memory_info().rss
-                total += rss
+                try:
+                    total += proc.memory_full_info().pss
+                except (self._psutil.Error, AttributeError):
+                    total += rss
                 if rss > self.top_rss:
                     self.top_rss = rss
                     self.top_process = " ".join(proc.cmdline())[:160]
