@@ -17,6 +17,7 @@ from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 
+from ingestion._arrow import ArrowBatcher
 from ingestion._common import (
     DAY_SECONDS,
     BucketPages,
@@ -141,7 +142,7 @@ def anthropic_source(
     )
     def messages_usage(
         updated: dlt.sources.incremental[int] = window.cursor("bucket_start"),
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[Any]:
         """Daily token usage by API key, workspace, model, tier, context window and geo."""
         span = bounds(updated)
         if span is None:
@@ -163,19 +164,26 @@ def anthropic_source(
             to_unix=rfc3339_to_unix,
         )
         keys = KeyRegistry()
-        for seq, (bucket, result) in enumerate(pages):
-            row = _flatten(result)
-            row.update(
-                starting_at=bucket["starting_at"],
-                ending_at=bucket["ending_at"],
-                bucket_start=rfc3339_to_unix(bucket["starting_at"]),
-                bucket_width="1d",
-                _seq=seq,
-            )
-            row["_row_key"] = keys.key(
-                row["bucket_start"], *(result.get(f) for f in USAGE_GROUP_BY)
-            )
-            yield row
+
+        def rows() -> Iterator[dict[str, Any]]:
+            for seq, (bucket, result) in enumerate(pages):
+                row = _flatten(result)
+                row.update(
+                    starting_at=bucket["starting_at"],
+                    ending_at=bucket["ending_at"],
+                    bucket_start=rfc3339_to_unix(bucket["starting_at"]),
+                    bucket_width="1d",
+                    _seq=seq,
+                )
+                row["_row_key"] = keys.key(
+                    row["bucket_start"], *(result.get(f) for f in USAGE_GROUP_BY)
+                )
+                yield row
+
+        batcher = ArrowBatcher(
+            USAGE_COLUMNS, source=f"{SOURCE} {pages.path}", table="messages_usage"
+        )
+        yield from batcher.batches(rows())
         yield from reported_rows(pages, "bucket_start")
 
     @dlt.resource(
@@ -187,7 +195,7 @@ def anthropic_source(
     )
     def cost_report(
         updated: dlt.sources.incremental[int] = window.cursor("bucket_start"),
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[Any]:
         """Daily billed cost by workspace and description (model, token type, tier)."""
         span = bounds(updated)
         if span is None:
@@ -210,21 +218,27 @@ def anthropic_source(
             amount_of=_cost_cents,
         )
         keys = KeyRegistry()
-        for seq, (bucket, result) in enumerate(pages):
-            row: dict[str, Any] = {
-                "starting_at": bucket["starting_at"],
-                "ending_at": bucket["ending_at"],
-                "bucket_start": rfc3339_to_unix(bucket["starting_at"]),
-                "amount_cents": _cost_cents(result),
-                "amount_raw": result.get("amount"),
-                "currency": result.get("currency"),
-                **{f: result.get(f) for f in (*COST_GROUP_BY, *COST_DETAIL_FIELDS)},
-                "_seq": seq,
-            }
-            row["_row_key"] = keys.key(
-                row["bucket_start"], *(result.get(f) for f in (*COST_GROUP_BY, *COST_DETAIL_FIELDS))
-            )
-            yield row
+
+        def rows() -> Iterator[dict[str, Any]]:
+            for seq, (bucket, result) in enumerate(pages):
+                row: dict[str, Any] = {
+                    "starting_at": bucket["starting_at"],
+                    "ending_at": bucket["ending_at"],
+                    "bucket_start": rfc3339_to_unix(bucket["starting_at"]),
+                    "amount_cents": _cost_cents(result),
+                    "amount_raw": result.get("amount"),
+                    "currency": result.get("currency"),
+                    **{f: result.get(f) for f in (*COST_GROUP_BY, *COST_DETAIL_FIELDS)},
+                    "_seq": seq,
+                }
+                row["_row_key"] = keys.key(
+                    row["bucket_start"],
+                    *(result.get(f) for f in (*COST_GROUP_BY, *COST_DETAIL_FIELDS)),
+                )
+                yield row
+
+        batcher = ArrowBatcher(COST_COLUMNS, source=f"{SOURCE} {pages.path}", table="cost_report")
+        yield from batcher.batches(rows())
         yield from reported_rows(pages, "bucket_start")
 
     return [
@@ -234,6 +248,7 @@ def anthropic_source(
 
 
 # ---- Claude Code usage report (a separate source: dataset `raw_claude_code`) -----------------
+CLAUDE_CODE_PATH = "/v1/organizations/usage_report/claude_code"
 CLAUDE_CODE_TOKEN_FIELDS = ("input", "output", "cache_read", "cache_creation")
 CLAUDE_CODE_TOOLS = ("edit_tool", "multi_edit_tool", "notebook_edit_tool", "write_tool")
 CLAUDE_CODE_COLUMNS: dict[str, Any] = {
@@ -406,19 +421,28 @@ def claude_code_source(
     )
     def claude_code_usage(
         updated: dlt.sources.incremental[int] = window.cursor("day_start"),
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[Any]:
         """One row per (day, actor record, model); a re-read day replaces the stored day."""
         span = window.request_bounds(updated)
         if span is None:
             return
-        for day_unix in range(span[0], span[1], DAY_SECONDS):
-            params = {"starting_at": unix_to_rfc3339(day_unix)[:10], "limit": 1000}
-            pages = client.paginate("/v1/organizations/usage_report/claude_code", params=params)
-            index = 0
-            for page in pages:
-                for record in page:
-                    yield from claude_code_rows(record, index)
-                    index += 1
+
+        def rows() -> Iterator[dict[str, Any]]:
+            for day_unix in range(span[0], span[1], DAY_SECONDS):
+                params = {"starting_at": unix_to_rfc3339(day_unix)[:10], "limit": 1000}
+                pages = client.paginate(CLAUDE_CODE_PATH, params=params)
+                index = 0
+                for page in pages:
+                    for record in page:
+                        yield from claude_code_rows(record, index)
+                        index += 1
+
+        batcher = ArrowBatcher(
+            CLAUDE_CODE_COLUMNS,
+            source=f"anthropic GET {CLAUDE_CODE_PATH}",
+            table="claude_code_usage",
+        )
+        yield from batcher.batches(rows())
 
     @dlt.resource(
         name="anthropic_api_keys",

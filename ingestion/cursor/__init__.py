@@ -17,6 +17,7 @@ from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import HttpBasicAuth
 from dlt.sources.helpers.rest_client.paginators import PageNumberPaginator, SinglePagePaginator
 
+from ingestion._arrow import ArrowBatcher
 from ingestion._common import DAY_SECONDS, DayWindow, SourceDataError, natural_key, to_decimal
 
 SOURCE = "cursor"
@@ -239,24 +240,31 @@ def cursor_source(
     )
     def usage_events(
         updated: dlt.sources.incremental[int] = window.cursor("day_start"),
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[Any]:
         """One row per usage event; a re-read UTC day replaces the stored day."""
         span = window.request_bounds(updated)
         if span is None:
             return
         occurrences: dict[str, int] = {}
-        for start_ms, end_ms in ms_chunks(*span):
-            body = {"startDate": start_ms, "endDate": end_ms, "pageSize": EVENTS_PAGE_SIZE}
-            pages = client.paginate(
-                "/teams/filtered-usage-events",
-                method="POST",
-                json=body,
-                paginator=events_paginator(),
-                data_selector="usageEvents",
-            )
-            for page in pages:
-                for event in page:
-                    yield event_row(event, occurrences)
+
+        def rows() -> Iterator[dict[str, Any]]:
+            for start_ms, end_ms in ms_chunks(*span):
+                body = {"startDate": start_ms, "endDate": end_ms, "pageSize": EVENTS_PAGE_SIZE}
+                pages = client.paginate(
+                    "/teams/filtered-usage-events",
+                    method="POST",
+                    json=body,
+                    paginator=events_paginator(),
+                    data_selector="usageEvents",
+                )
+                for page in pages:
+                    for event in page:
+                        yield event_row(event, occurrences)
+
+        batcher = ArrowBatcher(
+            EVENT_COLUMNS, source="cursor POST /teams/filtered-usage-events", table="usage_events"
+        )
+        yield from batcher.batches(rows())
 
     @dlt.resource(
         name="daily_usage",
@@ -267,33 +275,42 @@ def cursor_source(
     )
     def daily_usage(
         updated: dlt.sources.incremental[int] = window.cursor("day_start"),
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[Any]:
         """Per member and UTC day: lines, accepts, tabs, request counts (active members)."""
         span = window.request_bounds(updated)
         if span is None:
             return
-        for start_ms, end_ms in ms_chunks(*span):
-            pages = client.paginate(
-                "/teams/daily-usage-data",
-                method="POST",
-                json={"startDate": start_ms, "endDate": end_ms},
-                paginator=SinglePagePaginator(),
-                data_selector="data",
-            )
-            for page in pages:
-                for rec in page:
-                    day_start = _day_start(int(rec["date"]))
-                    row = {
-                        "day_start": day_start,
-                        "day": rec.get("day"),
-                        "email": rec.get("email"),
-                        "user_id": rec.get("userId"),
-                        "is_active": rec.get("isActive"),
-                        **{_snake(f): rec.get(f) for f in DAILY_INT_FIELDS},
-                        **{_snake(f): rec.get(f) for f in DAILY_TEXT_FIELDS},
-                    }
-                    row["_row_key"] = natural_key(day_start, rec.get("email"), rec.get("userId"))
-                    yield row
+
+        def rows() -> Iterator[dict[str, Any]]:
+            for start_ms, end_ms in ms_chunks(*span):
+                pages = client.paginate(
+                    "/teams/daily-usage-data",
+                    method="POST",
+                    json={"startDate": start_ms, "endDate": end_ms},
+                    paginator=SinglePagePaginator(),
+                    data_selector="data",
+                )
+                for page in pages:
+                    for rec in page:
+                        day_start = _day_start(int(rec["date"]))
+                        row = {
+                            "day_start": day_start,
+                            "day": rec.get("day"),
+                            "email": rec.get("email"),
+                            "user_id": rec.get("userId"),
+                            "is_active": rec.get("isActive"),
+                            **{_snake(f): rec.get(f) for f in DAILY_INT_FIELDS},
+                            **{_snake(f): rec.get(f) for f in DAILY_TEXT_FIELDS},
+                        }
+                        row["_row_key"] = natural_key(
+                            day_start, rec.get("email"), rec.get("userId")
+                        )
+                        yield row
+
+        batcher = ArrowBatcher(
+            DAILY_COLUMNS, source="cursor POST /teams/daily-usage-data", table="daily_usage"
+        )
+        yield from batcher.batches(rows())
 
     @dlt.resource(
         name="members",

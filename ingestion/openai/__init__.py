@@ -15,6 +15,7 @@ import dlt
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 
+from ingestion._arrow import ArrowBatcher
 from ingestion._common import (
     BucketPages,
     DayWindow,
@@ -156,7 +157,7 @@ def openai_source(
     )
     def completions_usage(
         updated: dlt.sources.incremental[int] = window.cursor("start_time"),
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[Any]:
         """Daily token usage grouped by project, key, model, batch and service tier."""
         bounds = window.request_bounds(updated)
         if bounds is None:
@@ -172,16 +173,25 @@ def openai_source(
             client, SOURCE, "/organization/usage/completions", params, bounds, BUCKET_FIELDS
         )
         keys = KeyRegistry()
-        for seq, (bucket, result) in enumerate(pages):
-            row = {k: v for k, v in result.items() if k != "object"}
-            row.update(
-                start_time=int(bucket["start_time"]),
-                end_time=int(bucket["end_time"]),
-                bucket_width="1d",
-                _seq=seq,
-            )
-            row["_row_key"] = keys.key(row["start_time"], *(result.get(f) for f in USAGE_GROUP_BY))
-            yield row
+
+        def rows() -> Iterator[dict[str, Any]]:
+            for seq, (bucket, result) in enumerate(pages):
+                row = {k: v for k, v in result.items() if k != "object"}
+                row.update(
+                    start_time=int(bucket["start_time"]),
+                    end_time=int(bucket["end_time"]),
+                    bucket_width="1d",
+                    _seq=seq,
+                )
+                row["_row_key"] = keys.key(
+                    row["start_time"], *(result.get(f) for f in USAGE_GROUP_BY)
+                )
+                yield row
+
+        batcher = ArrowBatcher(
+            USAGE_COLUMNS, source=f"{SOURCE} {pages.path}", table="completions_usage"
+        )
+        yield from batcher.batches(rows())
         yield from reported_rows(pages, "start_time")
 
     @dlt.resource(
@@ -193,7 +203,7 @@ def openai_source(
     )
     def costs(
         updated: dlt.sources.incremental[int] = window.cursor("start_time"),
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[Any]:
         """Daily billed cost in USD by project, API key and line item (the invoice truth)."""
         bounds = window.request_bounds(updated)
         if bounds is None:
@@ -215,32 +225,42 @@ def openai_source(
             amount_of=_cost_amount,
         )
         keys = KeyRegistry()
-        for seq, (bucket, result) in enumerate(pages):
-            amount = result.get("amount") or {}
-            row = {
-                "start_time": int(bucket["start_time"]),
-                "end_time": int(bucket["end_time"]),
-                "amount_value": _cost_amount(result),
-                "amount_currency": amount.get("currency"),
-                "line_item": result.get("line_item"),
-                "project_id": result.get("project_id"),
-                "api_key_id": result.get("api_key_id"),
-                "quantity": to_decimal(
-                    result.get("quantity"), source="openai /organization/costs", field="quantity"
-                ),
-                "quantity_unit": result.get("quantity_unit"),
-                "_seq": seq,
-            }
-            row["_row_key"] = keys.key(row["start_time"], *(result.get(f) for f in COST_GROUP_BY))
-            yield row
+
+        def rows() -> Iterator[dict[str, Any]]:
+            for seq, (bucket, result) in enumerate(pages):
+                amount = result.get("amount") or {}
+                row = {
+                    "start_time": int(bucket["start_time"]),
+                    "end_time": int(bucket["end_time"]),
+                    "amount_value": _cost_amount(result),
+                    "amount_currency": amount.get("currency"),
+                    "line_item": result.get("line_item"),
+                    "project_id": result.get("project_id"),
+                    "api_key_id": result.get("api_key_id"),
+                    "quantity": to_decimal(
+                        result.get("quantity"),
+                        source="openai /organization/costs",
+                        field="quantity",
+                    ),
+                    "quantity_unit": result.get("quantity_unit"),
+                    "_seq": seq,
+                }
+                row["_row_key"] = keys.key(
+                    row["start_time"], *(result.get(f) for f in COST_GROUP_BY)
+                )
+                yield row
+
+        batcher = ArrowBatcher(COST_COLUMNS, source=f"{SOURCE} {pages.path}", table="costs")
+        yield from batcher.batches(rows())
         yield from reported_rows(pages, "start_time")
 
     def other_usage(endpoint: str) -> DltResource:
         metrics, groups = OTHER_USAGE_ENDPOINTS[endpoint]
+        columns = _other_usage_columns(metrics, groups)
 
         def rows(
             updated: dlt.sources.incremental[int] = window.cursor("start_time"),
-        ) -> Iterator[dict[str, Any]]:
+        ) -> Iterator[Any]:
             bounds = window.request_bounds(updated)
             if bounds is None:
                 return
@@ -254,13 +274,20 @@ def openai_source(
             path = f"/organization/usage/{endpoint}"
             pages = BucketPages(client, SOURCE, path, params, bounds, BUCKET_FIELDS)
             keys = KeyRegistry()
-            for seq, (bucket, result) in enumerate(pages):
-                row = {f: result.get(f) for f in (*metrics, *groups)}
-                row.update(
-                    start_time=int(bucket["start_time"]), end_time=int(bucket["end_time"]), _seq=seq
-                )
-                row["_row_key"] = keys.key(row["start_time"], *(result.get(f) for f in groups))
-                yield row
+
+            def records() -> Iterator[dict[str, Any]]:
+                for seq, (bucket, result) in enumerate(pages):
+                    row = {f: result.get(f) for f in (*metrics, *groups)}
+                    row.update(
+                        start_time=int(bucket["start_time"]),
+                        end_time=int(bucket["end_time"]),
+                        _seq=seq,
+                    )
+                    row["_row_key"] = keys.key(row["start_time"], *(result.get(f) for f in groups))
+                    yield row
+
+            batcher = ArrowBatcher(columns, source=f"{SOURCE} {path}", table=f"{endpoint}_usage")
+            yield from batcher.batches(records())
             yield from reported_rows(pages, "start_time")
 
         rows.__doc__ = f"Daily `/organization/usage/{endpoint}` grouped by {', '.join(groups)}."
@@ -271,7 +298,7 @@ def openai_source(
                 write_disposition="merge",
                 primary_key="_row_key",
                 merge_key="start_time",
-                columns=_other_usage_columns(metrics, groups),
+                columns=columns,
             ),
             "start_time",
         )
