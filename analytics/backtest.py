@@ -90,7 +90,7 @@ def origins_for(days: pd.DatetimeIndex, config: BacktestConfig) -> list[pd.Times
         return []
     first, end = days.min(), days.max() + pd.Timedelta(days=1)
     last = end - pd.Timedelta(days=config.horizon_days)
-    last -= pd.Timedelta(days=last.dayofweek)  # back to its Monday
+    last -= pd.Timedelta(days=last.day_of_week)  # back to its Monday
     out = [last - pd.Timedelta(days=config.spacing_days * i) for i in range(config.n_origins)]
     return sorted(o for o in out if (o - first).days >= config.min_train_days)
 

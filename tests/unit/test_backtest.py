@@ -50,7 +50,7 @@ def test_origins_stay_the_same_all_week() -> None:
     }
     assert len(seen) == 1
     (origins,) = seen
-    assert all(o.dayofweek == 0 for o in origins)
+    assert all(o.day_of_week == 0 for o in origins)
     nxt = origins_for(pd.date_range("2026-01-01", "2026-05-10", freq="D"), config)
     assert nxt[-1] - origins[-1] == pd.Timedelta(days=7)
 
