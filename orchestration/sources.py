@@ -325,33 +325,31 @@ def write_simulated_exports(sim: Any, config: Any, root: Path) -> dict[str, Path
         + ("" if scale == "small" else f" scale={scale}")
         + "\n"
     )
+    complete = f"{stamp}through={config.end.isoformat()}\n"
     written = done.read_text() if done.exists() else ""
-    through = _written_through(written, stamp)
-    if through is not None and getattr(config, "world_end", None) and through <= config.end:
-        if through < config.end:  # the next day(s): deliver only what is new
-            write_exports(config, root, months_from=(through - timedelta(days=1)).strftime("%Y-%m"))
-            write_telemetry(
-                sim,
-                root,
-                sample_per_day=records_per_day,
-                recent_days=SIMULATED_TELEMETRY_DAYS,
-                days_from=through,
-            )
-            done.write_text(f"{stamp}through={config.end.isoformat()}\n")
-    elif written != f"{stamp}through={config.end.isoformat()}\n":
-        if root.parent.exists():
-            for other in root.parent.iterdir():
-                if other != root and other.is_dir():
-                    shutil.rmtree(other, ignore_errors=True)
-        shutil.rmtree(root, ignore_errors=True)
-        root.mkdir(parents=True)
-        write_exports(config, root)
+    if written != complete:
+        through = _written_through(written, stamp)
+        # the same world, a later end: deliver only what is new
+        delta = bool(
+            getattr(config, "world_end", None) and through is not None and through < config.end
+        )
+        if not delta:
+            if root.parent.exists():
+                for other in root.parent.iterdir():
+                    if other != root and other.is_dir():
+                        shutil.rmtree(other, ignore_errors=True)
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir(parents=True)
+        since = through if delta else None
+        months_from = (since - timedelta(days=1)).strftime("%Y-%m") if since else None
+        write_exports(config, root, months_from=months_from)
         write_telemetry(
             sim,
             root,
             sample_per_day=records_per_day,
             recent_days=SIMULATED_TELEMETRY_DAYS,
+            days_from=since,
         )
-        done.write_text(f"{stamp}through={config.end.isoformat()}\n")
+        done.write_text(complete)
     names = ("aws_cur", "gcp_billing", "azure_cost", "focus", "telemetry")
     return {name: root / name for name in names}
