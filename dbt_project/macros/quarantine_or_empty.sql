@@ -14,8 +14,10 @@
             {{ exceptions.raise_compiler_error(
                 "quarantine_or_empty: " ~ unique_id ~ " is not declared in a sources yml") }}
         {%- endif -%}
-        {%- set relation = adapter.get_relation(
-                database=node.database, schema=node.schema, identifier=node.identifier) -%}
+        {%- if relation_exists(node.database, node.schema, node.identifier) -%}
+            {%- set relation = api.Relation.create(
+                    database=node.database, schema=node.schema, identifier=node.identifier) -%}
+        {%- endif -%}
     {%- endif -%}
     {%- if relation is none -%}
         {{ empty_relation(columns) }}
