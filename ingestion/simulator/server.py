@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import socket
@@ -726,7 +727,42 @@ class AnthropicApi:
 
 
 # ---- HTTP plumbing ------------------------------------------------------------------------
-class SimHTTPServer(ThreadingHTTPServer):
+class ClosingHTTPServer(ThreadingHTTPServer):
+    """A ThreadingHTTPServer whose `server_close` also closes the connections still open.
+
+    A client that keeps its connection alive (dlt's and requests' sessions do) holds one
+    handler thread blocked on reading it; plain `server_close` leaves those threads running
+    after the server has stopped, in every process that starts a simulator or a test server
+    (and a pool that forks then sees threads that are not its own)."""
+
+    daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        super().server_close()
+        with self._open_lock:
+            still_open, self._open = list(self._open), set()
+        for request in still_open:
+            # the handler's blocked read returns, and its thread ends
+            with contextlib.suppress(OSError):
+                request.shutdown(socket.SHUT_RDWR)
+
+
+class SimHTTPServer(ClosingHTTPServer):
     """Threaded server carrying the simulator state the handler needs."""
 
     daemon_threads = True

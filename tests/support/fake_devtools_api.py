@@ -16,9 +16,11 @@ import base64
 import copy
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from ingestion.simulator.server import ClosingHTTPServer
 
 CURSOR_KEY = "key_handwritten_cursor"
 ANTHROPIC_KEY = "sk-ant-admin01-handwritten-devtools"
@@ -328,7 +330,7 @@ class FakeDevtoolsAPI:
                 self.end_headers()
                 self.wfile.write(raw)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ClosingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

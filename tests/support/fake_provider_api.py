@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import threading
 from datetime import UTC, date, datetime, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from ingestion.simulator.server import ClosingHTTPServer
 
 OPENAI_KEY = "sk-admin-handwritten-test-key"
 ANTHROPIC_KEY = "sk-ant-admin01-handwritten-test-key"
@@ -375,7 +377,7 @@ class FakeProviderAPI:
                 self.end_headers()
                 self.wfile.write(raw)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ClosingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

@@ -91,7 +91,7 @@ def test_a_reused_pool_gives_the_same_numbers_as_fitting_in_process() -> None:
 
 def test_workers_are_forked_per_call_unless_threads_run_then_the_fork_server_is_used() -> None:
     shutdown_pool()
-    assert threading.active_count() == 1
+    assert threading.active_count() == 1, [t.name for t in threading.enumerate()]
     assert fc._start_method(None) == "fork"
     assert fc._start_method("spawn") == "spawn"
     first = set(parallel_map(_pid_after, [0.2, 0.2, 0.2], FORK))
