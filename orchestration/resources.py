@@ -64,10 +64,24 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 
 
+# Flags on every dbt invocation of a run. Most of a dbt step's time here is dbt's own Python per
+# node, not SQL (threads > 1 gained nothing): measured on a 7-day small warehouse, a whole
+# build took 32-34 s as dagster-dbt calls it, and 26-29 s with these two flags.
+# - `--log-level-file none`: no debug log of every event in dbt_project/logs/dbt.log (dbt's
+#   output still reaches the step's log in Dagster, at info level, as before).
+# - `--no-write-json`: no manifest.json or run_results.json in the invocation's target folder;
+#   Dagster reads dbt's structured output, and the manifest it builds assets from is the one
+#   `dbt parse` writes (`make manifest`). The saved parse (partial_parse.msgpack) is still
+#   written.
+DBT_FLAGS = ["--log-level-file", "none", "--no-write-json"]
+
+
 def build_resources() -> dict[str, object]:
     return {
         "dlt": DagsterDltResource(),
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+        "dbt": DbtCliResource(
+            project_dir=dbt_project, dbt_executable=dbt_executable(), global_config_flags=DBT_FLAGS
+        ),
         "source_inputs": source_inputs,
         "warehouse": WarehouseResource(),
     }
