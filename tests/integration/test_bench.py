@@ -91,7 +91,7 @@ def test_bench_quick_small(tmp_path: Path) -> None:
     assert forecast["results_equal"], forecast["max_abs_difference"]
 
     incremental = results["incremental"]
-    assert set(incremental["runs"]) == {"7", "30"}
+    assert set(incremental["runs"]) == {"7", "14"}
     for history, run in incremental["runs"].items():
         _positive(f"incremental {history} seconds", run["seconds"])
         assert run["steps"], f"incremental {history}: no per-step seconds"
