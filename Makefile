@@ -83,8 +83,13 @@ fmt: install
 	$(BIN)/ruff format .
 	$(BIN)/sqlfluff fix dbt_project/models dbt_project/tests
 
+# on both cores (pytest-xdist): most tests spend about one core on an in-process pipeline run.
+# Whole modules go to a worker (their tests share module-scoped runs), the longest first
+# (tests/conftest.py LONGEST_FIRST; xdist's own reorder, by test count, is off).
+PYTEST_WORKERS ?= 2
+
 test: manifest lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 test-unit: manifest
 	$(BIN)/python -m pytest tests/unit

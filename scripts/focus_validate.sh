@@ -98,8 +98,10 @@ install_validator() {
 }
 
 if [[ ! -f "$STAMP" ]]; then
-    mkdir -p "$VENV"
-    exec 9>"$VENV/.install.lock"
+    # the lock sits beside the venv, not in it: `venv --clear` would delete it while held, and
+    # a second call would then lock a new file (two test workers install at once)
+    mkdir -p "$(dirname "$VENV")"
+    exec 9>"$VENV.install.lock"
     flock 9 2>/dev/null || true # another call may be installing: wait for it
     [[ -f "$STAMP" ]] || install_validator
     exec 9>&-
