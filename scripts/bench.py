@@ -51,6 +51,8 @@ LAYERS = ("staging", "intermediate", "marts")
 # a fixed last day (exclusive), so runs on different days and commits see the same data
 DEFAULT_END = date(2026, 11, 1)
 GIB = 1024**3
+# DuckDB's read_json refuses a document over 16 MB unless told otherwise
+MAX_JSON_DOCUMENT = 2**31 - 1
 # `--quick` (the CI smoke run): a two-week backfill, next-day runs after 7 and 14 days of
 # history, and a week's history required of a forecast series so Prophet, not the fallback, fits
 QUICK_DAYS = 14
@@ -421,8 +423,11 @@ def duckdb_read_files(folder: Path) -> tuple[int, float, int]:
             reader = "read_parquet(?, union_by_name = true)"
         elif kind == "jsonl":
             reader = "read_json(?, format = 'newline_delimited', union_by_name = true)"
-        else:
-            reader = "read_json(?, format = 'auto', union_by_name = true)"
+        else:  # an OTLP/JSON file is one document: at large a day's is over 32 MB
+            reader = (
+                "read_json(?, format = 'auto', union_by_name = true, "
+                f"maximum_object_size = {MAX_JSON_DOCUMENT})"
+            )
         con.execute(f"create table f{i} as select * from {reader}", [files])
         if kind == "json":  # OTLP/JSON: resourceSpans → scopeSpans → spans
             flat = _flatten_sql(con, f"f{i}", ("resourceSpans", "scopeSpans", "spans"))
