@@ -329,18 +329,16 @@ def write_simulated_exports(sim: Any, config: Any, root: Path) -> dict[str, Path
     written = done.read_text() if done.exists() else ""
     if written != complete:
         through = _written_through(written, stamp)
-        # the same world, a later end: deliver only what is new
-        delta = bool(
-            getattr(config, "world_end", None) and through is not None and through < config.end
-        )
-        if not delta:
+        # the same world, a later end: deliver only what is new (since that day)
+        in_world = getattr(config, "world_end", None) and through is not None
+        since = through if in_world and through < config.end else None
+        if since is None:
             if root.parent.exists():
                 for other in root.parent.iterdir():
                     if other != root and other.is_dir():
                         shutil.rmtree(other, ignore_errors=True)
             shutil.rmtree(root, ignore_errors=True)
             root.mkdir(parents=True)
-        since = through if delta else None
         months_from = (since - timedelta(days=1)).strftime("%Y-%m") if since else None
         write_exports(config, root, months_from=months_from)
         write_telemetry(

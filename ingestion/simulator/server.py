@@ -765,7 +765,6 @@ class ClosingHTTPServer(ThreadingHTTPServer):
 class SimHTTPServer(ClosingHTTPServer):
     """Threaded server carrying the simulator state the handler needs."""
 
-    daemon_threads = True
     allow_reuse_address = True
 
     def __init__(self, config: SimConfig, org: SyntheticOrg, faults: Faults | None) -> None:
