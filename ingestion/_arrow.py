@@ -14,8 +14,12 @@ by the resource's declared dlt `columns`, doing what dlt's normalizer did to the
   places than the column holds is rounded half-even, as the database did on insert;
 * keys that are not declared (a provider adds a field) are kept, typed from their values: ints,
   floats, bools, text and decimals as such, objects and lists as JSON text, mixed types as text;
-* `_dlt_load_id` and `_dlt_id` are added (the load id, and the row's `_row_key`), so the raw
-  tables keep the columns (and NOT NULLs) that dlt's dict path gave them.
+* `_dlt_load_id` and `_dlt_id` are added (the load id, and the row's `_row_key` or its
+  composite key), so the raw tables keep the columns (and NOT NULLs) that dlt's dict path
+  gave them.
+
+Sources that already hold columns (a list per column, or DuckDB's arrow result) use
+`from_columns` or `conform` and skip the dict per row.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingestion._common import SourceDataError
 
@@ -199,9 +204,12 @@ class ArrowBatcher:
         batch_rows: int = BATCH_ROWS,
         load_id: str | None = None,
         row_key: str | None = ROW_KEY,
+        dlt_id: tuple[str, ...] | None = None,
     ) -> None:
-        # the primary key (text, not null) whether declared or not; `_dlt_id` copies it
+        # the primary key (text, not null) whether declared or not; `_dlt_id` copies it, or
+        # joins the text columns `dlt_id` with '/' (a composite key) when they are given
         self.row_key = row_key
+        self.dlt_id = dlt_id
         key_column = {row_key: {"data_type": "text", "nullable": False}} if row_key else {}
         self.columns = {**key_column, **columns}
         self.source = source
@@ -338,28 +346,76 @@ class ArrowBatcher:
 
     def to_table(self, rows: list[dict[str, Any]]) -> pa.Table:
         """One table of `rows`: the declared columns in order, then the undeclared ones."""
+        values = {name: [row.get(name) for row in rows] for name in self.types}
+        extra = sorted(set().union(*rows) - self.types.keys() - {LOAD_ID, DLT_ID})
+        for name in extra:
+            values[name] = [row.get(name) for row in rows]
+        return self.from_columns(values, len(rows))
+
+    def from_columns(self, values: Mapping[str, list[Any]], num_rows: int) -> pa.Table:
+        """One table of column-wise `values` (a list per column, `num_rows` long): what
+        `to_table` makes of the same rows, without building a dict per row. A declared column
+        missing from `values` is all null; the undeclared ones follow, typed from their values."""
         arrays: list[pa.Array] = []
         fields: list[pa.Field] = []
         for name, typ in self.types.items():
-            values = [row.get(name) for row in rows]
-            array = self._declared(name, values)
-            not_null = name in self.not_null
-            if not_null and array.null_count:
-                index = next(i for i, v in enumerate(values) if v is None)
-                self._fail(name, None, f"a value ({self._expected(name)}, not null)", index)
+            column = values.get(name)
+            if column is None:
+                column = [None] * num_rows
+            array = self._declared(name, column)
+            self._check_not_null(name, array, column)
             arrays.append(array)
-            fields.append(pa.field(name, typ, nullable=not not_null))
-        extra = sorted(set().union(*rows) - self.types.keys() - {LOAD_ID, DLT_ID})
-        for name in extra:
-            array = self._inferred([row.get(name) for row in rows])
+            fields.append(pa.field(name, typ, nullable=name not in self.not_null))
+        for name in [n for n in values if n not in self.types and n not in (LOAD_ID, DLT_ID)]:
+            array = self._inferred(values[name])
             arrays.append(array)
             fields.append(pa.field(name, array.type))
+        return self._finish(arrays, fields, num_rows)
+
+    def conform(self, table: pa.Table) -> pa.Table:
+        """`table` (e.g. DuckDB's result) with exactly the declared columns, in order, each cast
+        to its declared type (a cast that would lose data is an error naming the column), the
+        load id and `_dlt_id` added. Columns that are not declared are dropped."""
+        arrays: list[pa.Array] = []
+        fields: list[pa.Field] = []
+        for name, typ in self.types.items():
+            if name in table.column_names:
+                array = table.column(name).combine_chunks()
+                if array.type != typ:
+                    try:
+                        array = array.cast(typ)
+                    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                        self._fail(name, str(array.type), f"{self._expected(name)} ({exc})")
+            else:
+                array = pa.nulls(table.num_rows, typ)
+            self._check_not_null(name, array, None)
+            arrays.append(array)
+            fields.append(pa.field(name, typ, nullable=name not in self.not_null))
+        self.tables += 1
+        self.total_rows += table.num_rows
+        return self._finish(arrays, fields, table.num_rows)
+
+    def _check_not_null(self, name: str, array: pa.Array, values: list[Any] | None) -> None:
+        if name in self.not_null and array.null_count:
+            if values is not None:
+                index = next(i for i, v in enumerate(values) if v is None)
+            else:
+                index = pc.index(array.is_null(), True).as_py()
+            self._fail(name, None, f"a value ({self._expected(name)}, not null)", index)
+
+    def _finish(self, arrays: list[pa.Array], fields: list[pa.Field], num_rows: int) -> pa.Table:
+        """The table of `arrays`, with `_dlt_load_id` and `_dlt_id` (the row key) added."""
         load_id = self.load_id()
         if load_id is not None:
-            arrays.append(pa.array([load_id] * len(rows), type=pa.string()))
+            arrays.append(pa.array([load_id] * num_rows, type=pa.string()))
             fields.append(pa.field(LOAD_ID, pa.string(), nullable=False))
-        if self.row_key is not None:
-            arrays.append(arrays[list(self.types).index(self.row_key)])
+        names = list(self.types)
+        if self.dlt_id is not None:
+            parts = [arrays[names.index(name)] for name in self.dlt_id]
+            arrays.append(pc.binary_join_element_wise(*parts, "/"))
+            fields.append(pa.field(DLT_ID, pa.string(), nullable=False))
+        elif self.row_key is not None:
+            arrays.append(arrays[names.index(self.row_key)])
             fields.append(pa.field(DLT_ID, pa.string(), nullable=False))
         return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 

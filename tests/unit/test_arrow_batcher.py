@@ -219,3 +219,45 @@ def test_arrow_batches_and_dict_rows_load_through_dlt_merge_with_dedup(tmp_path:
         )
     assert kinds["amount"] == "DECIMAL(38,12)" and kinds["day"] == "BIGINT"
     assert kinds["_dlt_id"] == "VARCHAR"
+
+
+def test_from_columns_builds_the_table_to_table_builds_from_the_same_rows():
+    rows = [
+        row(1, tokens=5, model="gpt", amount=Decimal("0.1845"), extra_field="x"),
+        row(2, tokens="7", share=1, quantity="3"),
+    ]
+    names = ["_row_key", *COLUMNS, "extra_field"]
+    columns = {name: [r.get(name) for r in rows] for name in names if name != "batch"}
+    assert batcher().from_columns(columns, 2).equals(batcher().to_table(rows))
+
+
+def test_conform_casts_a_duckdb_result_to_the_declared_types():
+    result = duckdb.sql(
+        "select 'k' || i as _row_key, 1700000000 + i as start_time, i::integer as tokens, "
+        "0.5::decimal(10, 3) as amount, 'dropped' as not_declared from range(3) t(i)"
+    ).to_arrow_table()
+    table = batcher().conform(result)
+    assert table.column_names == ["_row_key", *COLUMNS, "_dlt_load_id", "_dlt_id"]
+    assert table.schema.field("tokens").type == pa.int64()
+    assert table.schema.field("amount").type == pa.decimal128(38, 12)
+    assert table.column("amount").to_pylist() == [Decimal("0.5")] * 3
+    assert table.column("model").null_count == 3
+    assert table.column("_dlt_id").to_pylist() == ["k0", "k1", "k2"]
+
+
+def test_conform_names_a_null_in_a_not_null_column():
+    result = duckdb.sql(
+        "select 'k' as _row_key, null::bigint as start_time union all select 'j', 1"
+    ).to_arrow_table()
+    with pytest.raises(SourceDataError, match=r"costs', field 'start_time' has value None"):
+        batcher().conform(result)
+
+
+def test_a_composite_dlt_id_joins_the_key_columns():
+    columns = {"trace_id": {"data_type": "text"}, "span_id": {"data_type": "text"}}
+    b = ArrowBatcher(
+        columns, source="s", table="t", load_id="L", row_key=None, dlt_id=("trace_id", "span_id")
+    )
+    table = b.from_columns({"trace_id": ["t1", "t1"], "span_id": ["a", "b"]}, 2)
+    assert table.column("_dlt_id").to_pylist() == ["t1/a", "t1/b"]
+    assert not table.schema.field("_dlt_id").nullable
