@@ -14,17 +14,21 @@ trace export, or a file that cannot be read, fails the run (ingestion/_quarantin
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import dlt
 import duckdb
+import pyarrow as pa
 from dlt.sources import DltResource
 
+from ingestion._arrow import ArrowBatcher
 from ingestion._quarantine import (
     SCHEMA_CONTRACT,
     BadFileError,
@@ -158,6 +162,22 @@ def _changed(state: dict[str, Any], path: Path) -> bool:
     return True
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block (back on after, if it was on).
+
+    Parsing a day's OTLP document makes millions of small dicts and lists, none of them in a
+    reference cycle; the collector would walk them again and again (at `large`, 70% of
+    `json.loads`' time). Reference counting still frees everything as usual."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 # ---- OTLP/JSON ----------------------------------------------------------------------------
 def _any_value(value: Any, where: str, field: str) -> Any:
     """The Python value of an OTLP JSON AnyValue (intValue is a string in OTLP JSON)."""
@@ -195,6 +215,19 @@ def _attributes(items: Any, where: str) -> dict[str, Any]:
         raise RowError(f"{where}: 'attributes' is not a list", field="attributes")
     out: dict[str, Any] = {}
     for kv in items:
+        if type(kv) is dict and len(kv) == 2:
+            # the common shapes without a call: {"key": k, "value": {"stringValue": v}} and
+            # {"key": k, "value": {"intValue": "n"}}; anything else takes the checked path
+            key = kv.get("key")
+            value = kv.get("value")
+            if type(key) is str and type(value) is dict and len(value) == 1:
+                if "stringValue" in value:
+                    out[key] = value["stringValue"]
+                    continue
+                v = value.get("intValue")
+                if type(v) is str and v.isascii() and v.isdigit():
+                    out[key] = int(v)
+                    continue
         if not isinstance(kv, dict) or not isinstance(kv.get("key"), str):
             raise RowError(
                 f"{where}: attribute without a string 'key': {str(kv)[:120]}", field="attributes"
@@ -217,55 +250,64 @@ def _ns(value: Any, where: str, field: str, required: bool) -> int | None:
         ) from None
 
 
-def _span_row(span: Any, where: str, scope_name: Any, resource: dict[str, Any]) -> dict[str, Any]:
-    """The row of one span; RowError when the span cannot be interpreted."""
+# one tuple per span, in this column order (SPAN_COLUMNS' order)
+SPAN_ORDER: tuple[str, ...] = tuple(SPAN_COLUMNS)
+_ATTRIBUTE_SPECS = tuple((keys, kind == "int") for keys, kind in SPAN_ATTRIBUTES.values())
+
+
+def _span_values(
+    span: Any, where: str, head: tuple[Any, ...], tail: tuple[Any, ...]
+) -> tuple[Any, ...]:
+    """The values of one span in `SPAN_ORDER`: its own columns between `head` (nothing) and
+    `tail` (resource, scope and file columns); RowError when it cannot be interpreted."""
     if not isinstance(span, dict):
         raise RowError(f"{where}: span is not an object")
-    for field in ("traceId", "spanId"):
-        if not isinstance(span.get(field), str) or not span[field]:
-            raise RowError(f"{where}: field '{field}' is missing or empty", field=field)
-    where = f"{where} (spanId {span['spanId']})"
+    trace_id = span.get("traceId")
+    span_id = span.get("spanId")
+    if not isinstance(trace_id, str) or not trace_id:
+        raise RowError(f"{where}: field 'traceId' is missing or empty", field="traceId")
+    if not isinstance(span_id, str) or not span_id:
+        raise RowError(f"{where}: field 'spanId' is missing or empty", field="spanId")
+    where = f"{where} (spanId {span_id})"
     attrs = _attributes(span.get("attributes"), where)
     status = span.get("status") or {}
     if not isinstance(status, dict):
         raise RowError(f"{where}: field 'status' is not an object", field="status")
-    row: dict[str, Any] = {
-        "trace_id": span["traceId"],
-        "span_id": span["spanId"],
-        "parent_span_id": span.get("parentSpanId") or None,
-        "name": span.get("name"),
-        "kind": _ns(span.get("kind"), where, "kind", False),
-        "start_time_unix_nano": _ns(
-            span.get("startTimeUnixNano"), where, "startTimeUnixNano", True
-        ),
-        "end_time_unix_nano": _ns(span.get("endTimeUnixNano"), where, "endTimeUnixNano", False),
-        "status_code": _ns(status.get("code"), where, "status.code", False),
-        "status_message": status.get("message"),
-        **resource,
-        "scope_name": scope_name,
-    }
-    for column, (keys, kind) in SPAN_ATTRIBUTES.items():
+    values: list[Any] = [
+        trace_id,
+        span_id,
+        span.get("parentSpanId") or None,
+        span.get("name"),
+        _ns(span.get("kind"), where, "kind", False),
+        _ns(span.get("startTimeUnixNano"), where, "startTimeUnixNano", True),
+        _ns(span.get("endTimeUnixNano"), where, "endTimeUnixNano", False),
+        _ns(status.get("code"), where, "status.code", False),
+        status.get("message"),
+        *head,
+    ]
+    found = 0
+    for keys, is_int in _ATTRIBUTE_SPECS:
         value = None
         for k in keys:
             if k in attrs:
                 value = attrs[k]
+                found += 1
                 break
         if value is not None:
-            ok = (
-                isinstance(value, int) and not isinstance(value, bool)
-                if kind == "int"
-                else isinstance(value, str)
-            )
-            if not ok or (kind == "int" and value < 0):
+            ok = (type(value) is int and value >= 0) if is_int else type(value) is str
+            if not ok:
                 raise RowError(
                     f"{where}: attribute '{k}' has value {value!r}, expected a "
-                    f"{'non-negative integer' if kind == 'int' else 'string'}",
+                    f"{'non-negative integer' if is_int else 'string'}",
                     field=k,
                 )
-        row[column] = value
-    extra = {k: v for k, v in attrs.items() if k not in _KNOWN_SPAN_KEYS}
-    row["attributes_json"] = json.dumps(extra, sort_keys=True) if extra else None
-    return row
+        values.append(value)
+    extra = None
+    if len(attrs) > found:
+        extra = {k: v for k, v in attrs.items() if k not in _KNOWN_SPAN_KEYS} or None
+    values.append(json.dumps(extra, sort_keys=True) if extra else None)
+    values.extend(tail)
+    return tuple(values)
 
 
 def _resource(rs: dict[str, Any], where: str) -> tuple[dict[str, Any], str | None]:
@@ -289,12 +331,14 @@ def _list(value: Any, where: str, field: str) -> list[Any]:
     return value
 
 
-def otlp_items(path: Path, export_day: date) -> Iterator[dict[str, Any] | RowError]:
-    """One row per span of an OTLP/JSON ExportTraceServiceRequest file; a span that cannot be
-    interpreted comes out as a RowError whose row is the span's 1-based position in the file
-    (a malformed resourceSpans or scopeSpans entry counts as one position)."""
+def otlp_records(path: Path, export_day: date) -> Iterator[tuple[Any, ...] | RowError]:
+    """One tuple (in `SPAN_ORDER`) per span of an OTLP/JSON ExportTraceServiceRequest file; a
+    span that cannot be interpreted comes out as a RowError whose row is the span's 1-based
+    position in the file (a malformed resourceSpans or scopeSpans entry counts as one
+    position)."""
     try:
-        doc = json.loads(path.read_bytes())
+        with gc_paused():
+            doc = json.loads(path.read_bytes())
     except json.JSONDecodeError as exc:
         raise BadFileError(
             f"telemetry: {path}: invalid JSON at line {exc.lineno}: {exc.msg}"
@@ -322,6 +366,7 @@ def otlp_items(path: Path, export_day: date) -> Iterator[dict[str, Any] | RowErr
             resource_error = None
         except RowError as exc:
             resource, res_json, resource_error = {}, None, exc
+        tail = (res_json, export_day, path.name)
         for s, ss in enumerate(scope_spans):
             swhere = f"{rwhere}.scopeSpans[{s}]"
             try:
@@ -335,21 +380,23 @@ def otlp_items(path: Path, export_day: date) -> Iterator[dict[str, Any] | RowErr
                 exc.path, exc.row, exc.raw = path, n, ss
                 yield exc
                 continue
+            head = (*(resource.get(c) for c in RESOURCE_ATTRIBUTES), scope_name)
             for i, span in enumerate(spans):
                 n += 1
                 try:
                     if resource_error is not None:
                         # every span of a resource whose attributes cannot be read is bad
                         raise RowError(str(resource_error), field=resource_error.field)
-                    row = _span_row(span, f"{swhere}.spans[{i}]", scope_name, resource)
+                    yield _span_values(span, f"{swhere}.spans[{i}]", head, tail)
                 except RowError as exc:
                     exc.path, exc.row, exc.raw = path, n, span
                     yield exc
-                    continue
-                row["resource_attributes_json"] = res_json
-                row["export_date"] = export_day
-                row["_source_file"] = path.name
-                yield row
+
+
+def otlp_items(path: Path, export_day: date) -> Iterator[dict[str, Any] | RowError]:
+    """`otlp_records` with a dict per span."""
+    for item in otlp_records(path, export_day):
+        yield item if isinstance(item, RowError) else dict(zip(SPAN_ORDER, item, strict=True))
 
 
 def parse_otlp_file(path: Path, export_day: date) -> Iterator[dict[str, Any]]:
@@ -386,8 +433,9 @@ def _log_problem(path: Path, line: int, text: str, valid: bool, field: str | Non
 
 def read_request_log(
     con: duckdb.DuckDBPyConnection, path: Path, export_day: date
-) -> tuple[list[dict[str, Any]], list[RowError]]:
-    """(rows, problems) of one JSONL request log, parsed and type-checked by DuckDB.
+) -> tuple[pa.Table, list[RowError]]:
+    """(rows, problems) of one JSONL request log, parsed and type-checked by DuckDB; the rows
+    as an arrow table (`LOG_COLUMNS` but the load columns).
 
     A line that is not a JSON object, or a record with a missing required field or a value of
     the wrong type, is a problem naming the file, the line (1-based, blank lines counted) and
@@ -397,7 +445,7 @@ def read_request_log(
     try:
         con.execute(
             "create or replace temp table lines as "
-            "select unnest(generate_series(1, len(l))) as _line, unnest(l) as t "
+            "select unnest(l) as t, generate_subscripts(l, 1) as _line "
             "from (select string_split(replace(ltrim(content, chr(65279)), chr(13), ''), chr(10)) "
             "as l "
             "from read_text(?))",
@@ -405,58 +453,60 @@ def read_request_log(
         )
     except duckdb.Error as exc:
         raise BadFileError(f"telemetry: {path}: cannot be read as text: {exc}") from exc
+    # each line is parsed once: `v` holds every field's JSON value (SQL NULL when absent),
+    # `ty` their JSON types
+    paths = ", ".join(f"'$.{field}'" for field in LOG_FIELDS)
     con.execute(
-        "create or replace temp table log as select _line, t, "
-        "case when json_valid(t) then t::json end as j from lines where trim(t) <> ''"
+        "create or replace temp table log as "
+        "select _line, t, j, v, list_transform(v, x -> json_type(x)) as ty from ("
+        f"select _line, t, j, case when json_type(j) = 'OBJECT' then json_extract(j, [{paths}]) "
+        "end as v from ("
+        "select _line, t, case when json_valid(t) then t::json end as j "
+        "from lines where trim(t) <> ''))"
     )
-    objects, lines = con.execute(
-        "select count(*) filter (where json_type(j) = 'OBJECT'), count(*) from log"
-    ).fetchone() or (0, 0)
+    objects, lines = con.execute("select count(v), count(*) from log").fetchone() or (0, 0)
     if lines and not objects:
         raise BadFileError(
             f"telemetry: {path}: not a JSON-lines file, none of its {lines} lines is a JSON object"
         )
     checks = []
-    for field, (kind, is_required) in LOG_FIELDS.items():
+    for i, (field, (kind, is_required)) in enumerate(LOG_FIELDS.items(), start=1):
         types = ", ".join(f"'{t}'" for t in _JSON_TYPES[kind])
-        jt = f"json_type(j, '$.{field}')"
+        jt = f"ty[{i}]"
         cond = f"({jt} is not null and {jt} <> 'NULL' and {jt} not in ({types}))"
         if is_required:
-            cond += f" or json_extract_string(j, '$.{field}') is null"
+            cond += f" or {jt} is null or {jt} = 'NULL'"
         if kind == "bigint":
-            cond += f" or try_cast(json_extract_string(j, '$.{field}') as bigint) < 0"
+            # negative, or beyond BIGINT
+            cond += (
+                f" or ({jt} in ({types}) and coalesce(try_cast(v[{i}]->>'$' as bigint) < 0, true))"
+            )
         if field == "timestamp":
-            cond += " or try_cast(json_extract_string(j, '$.timestamp') as timestamptz) is null"
+            cond += f" or try_cast(v[{i}]->>'$' as timestamptz) is null"
         checks.append(f"when {cond} then '{field}'")
     con.execute(
         "create or replace temp table bad as "
-        f"select _line, t, j is not null as valid, "
-        "case when j is null or json_type(j) <> 'OBJECT' then null "
-        f"{' '.join(checks)} end as field from log "
-        "where j is null or json_type(j) <> 'OBJECT' or field is not null"
+        "select _line, t, j is not null as valid, "
+        f"case when v is null then null {' '.join(checks)} end as field from log "
+        "where v is null or field is not null"
     )
     problems = [
         _log_problem(path, line, text, valid, field)
         for line, text, valid, field in con.execute("select * from bad order by _line").fetchall()
     ]
     casts = []
-    for field, (kind, _) in LOG_FIELDS.items():
+    for i, (field, (kind, _)) in enumerate(LOG_FIELDS.items(), start=1):
         sql_type = {"text": "varchar", "bigint": "bigint", "bool": "boolean"}[kind]
-        casts.append(f"cast(json_extract_string(j, '$.{field}') as {sql_type}) as {field}")
-    cur = con.execute(
+        casts.append(f"cast(v[{i}]->>'$' as {sql_type}) as {field}")
+    ts = list(LOG_FIELDS).index("timestamp") + 1
+    table = con.execute(
         f"select {', '.join(casts)}, "
-        "epoch_us(cast(json_extract_string(j, '$.timestamp') as timestamptz)) "
-        "as timestamp_unix_us, "
-        "_line from log where _line not in (select _line from bad) order by _line"
-    )
-    names = [d[0] for d in cur.description]
-    rows = []
-    for values in cur.fetchall():
-        row = dict(zip(names, values, strict=True))
-        row["export_date"] = export_day
-        row["_source_file"] = path.name
-        rows.append(row)
-    return rows, problems
+        f"epoch_us(cast(v[{ts}]->>'$' as timestamptz)) as timestamp_unix_us, "
+        "?::date as export_date, ? as _source_file, _line "
+        "from log where v is not null and _line not in (select _line from bad) order by _line",
+        [export_day, path.name],
+    ).to_arrow_table()
+    return table, problems
 
 
 @dlt.source(name="telemetry", max_table_nesting=0)
@@ -489,31 +539,37 @@ def telemetry_source(
         primary_key=("trace_id", "span_id"),
         merge_key="export_date",
         columns=SPAN_COLUMNS,
-        file_format="jsonl",
         schema_contract=SCHEMA_CONTRACT,
     )
     def otlp_spans() -> Iterator[Any]:
-        """One row per span of the OTLP/JSON trace exports; spans that cannot be interpreted
-        go to `quarantine`."""
+        """One row per span of the OTLP/JSON trace exports, an arrow table per day file; spans
+        that cannot be interpreted go to `quarantine`."""
         state = dlt.current.resource_state().setdefault("files", {})
         quarantine = Quarantine(SOURCE, "otlp_spans")
+        batcher = ArrowBatcher(
+            SPAN_COLUMNS,
+            source=f"{SOURCE} otlp",
+            table="otlp_spans",
+            row_key=None,
+            dlt_id=("trace_id", "span_id"),
+        )
         for day, path in day_files(root / "otlp", "json", start_date, end_date):
             if not _changed(state, path):
                 continue
             partition = f"otlp_spans/{day}"
             quarantine.covers(partition)
-            batch: list[dict[str, Any]] = []
-            for item in otlp_items(path, day):
-                if isinstance(item, RowError):
-                    item.partition = partition
-                    yield quarantine.put(item)
-                    continue
-                batch.append(item)
-                if len(batch) >= 20_000:
-                    yield batch
-                    batch = []
-            if batch:
-                yield batch
+            with gc_paused():
+                records = list(otlp_records(path, day))
+            rows = [r for r in records if type(r) is tuple]
+            if len(rows) < len(records):
+                for item in records:
+                    if isinstance(item, RowError):
+                        item.partition = partition
+                        yield quarantine.put(item)
+            del records
+            if rows:
+                columns = dict(zip(SPAN_ORDER, map(list, zip(*rows, strict=True)), strict=True))
+                yield batcher.from_columns(columns, len(rows))
         yield from quarantine.markers()
 
     @dlt.resource(
@@ -522,14 +578,16 @@ def telemetry_source(
         primary_key="request_id",
         merge_key="export_date",
         columns=LOG_COLUMNS,
-        file_format="jsonl",
         schema_contract=SCHEMA_CONTRACT,
     )
     def request_log() -> Iterator[Any]:
-        """One row per request of the JSONL application request logs; lines that cannot be
-        interpreted go to `quarantine`."""
+        """One row per request of the JSONL application request logs, an arrow table per day
+        file straight from DuckDB; lines that cannot be interpreted go to `quarantine`."""
         state = dlt.current.resource_state().setdefault("files", {})
         quarantine = Quarantine(SOURCE, "request_log")
+        batcher = ArrowBatcher(
+            LOG_COLUMNS, source=f"{SOURCE} requests", table="request_log", row_key="request_id"
+        )
         with duckdb.connect() as con:
             con.execute("set timezone = 'UTC'")
             for day, path in day_files(root / "requests", "jsonl", start_date, end_date):
@@ -537,12 +595,12 @@ def telemetry_source(
                     continue
                 partition = f"request_log/{day}"
                 quarantine.covers(partition)
-                rows, problems = read_request_log(con, path, day)
+                table, problems = read_request_log(con, path, day)
                 for problem in problems:
                     problem.partition = partition
                     yield quarantine.put(problem)
-                for i in range(0, len(rows), 20_000):
-                    yield rows[i : i + 20_000]
+                if table.num_rows:
+                    yield batcher.conform(table)
         yield from quarantine.markers()
 
     return [add_quarantine_table(otlp_spans), add_quarantine_table(request_log)]

@@ -208,3 +208,38 @@ def test_a_malformed_span_names_file_span_and_attribute(tmp_path, export):
     assert q(tmp_path, "select source_table, source_row, field from raw_telemetry.quarantine") == [
         ("otlp_spans", 1, "gen_ai.usage.input_tokens")
     ]
+
+
+def test_a_count_beyond_bigint_is_quarantined_not_a_failed_run(tmp_path, export):
+    path = export / "requests" / f"{DAY1}.jsonl"
+    path.write_text(log_line("r1", 1, 0, 1) + "\n" + log_line("r2", 1, 0, 2**64 - 1) + "\n")
+    run(tmp_path, export)
+    assert q(tmp_path, "select request_id from raw_telemetry.request_log") == [("r1",)]
+    assert q(tmp_path, "select source_row, field from raw_telemetry.quarantine") == [
+        (2, "output_tokens")
+    ]
+
+
+def test_the_request_log_keeps_the_timestamp_text_the_service_wrote(tmp_path, export):
+    run(tmp_path, export)
+    assert q(tmp_path, "select distinct timestamp from raw_telemetry.request_log") == [
+        (f"{DAY1}T10:00:00.250Z",)
+    ]
+
+
+def test_unusual_attribute_shapes_take_the_checked_path(tmp_path, export):
+    attrs = [
+        s("gen_ai.system", "openai"),
+        {"key": "gen_ai.usage.input_tokens", "value": {"intValue": 12}},  # a number, not text
+        {"key": "gen_ai.usage.output_tokens", "value": {"intValue": " 3"}},
+        {"key": "app.tags", "value": {"arrayValue": {"values": [{"stringValue": "a"}]}}},
+        {"key": "app.digits", "value": {"intValue": "\u00b2"}},  # not ASCII digits
+    ]
+    path = export / "otlp" / f"{DAY1}.json"
+    path.write_text(json.dumps(otlp_doc([span("c000000000000001", 1, attrs[:4])])))
+    (row,) = list(parse_otlp_file(path, date(2026, 3, 1)))
+    assert (row["input_tokens"], row["output_tokens"]) == (12, 3)
+    assert json.loads(row["attributes_json"]) == {"app.tags": ["a"]}
+    path.write_text(json.dumps(otlp_doc([span("c000000000000002", 1, attrs)])))
+    with pytest.raises(SourceDataError, match="intValue '²' is not an integer"):
+        list(parse_otlp_file(path, date(2026, 3, 1)))
