@@ -1094,7 +1094,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="CI smoke run: histories of 7 and 30 days, backfill of 30, 4 forecast series",
+        help=f"CI smoke run: histories of {QUICK_HISTORIES[0]} and {QUICK_HISTORIES[1]} days, "
+        f"backfill of {QUICK_DAYS}, 4 forecast series",
+    )
+    parser.add_argument(
+        "--histories",
+        default=None,
+        help="SHORT,LONG: the two history lengths of the next-day runs (default 30,365; the "
+        "target compares those two)",
     )
     parser.add_argument("--json", type=Path, default=None, help="where to write the results")
     parser.add_argument(
@@ -1122,6 +1129,13 @@ def main(argv: list[str] | None = None) -> int:
     check_scale(args.scale)
     days = args.days or (QUICK_DAYS if args.quick else 365)
     short, long = QUICK_HISTORIES if args.quick else (30, 365)
+    if args.histories:
+        try:
+            short, long = (int(h) for h in args.histories.split(","))
+        except ValueError:
+            parser.error(f"--histories: expected SHORT,LONG in days, got {args.histories!r}")
+        if not 0 < short < long:
+            parser.error(f"--histories: expected 0 < SHORT < LONG, got {short},{long}")
     n_series = (
         args.forecast_series if args.forecast_series is not None else (4 if args.quick else 0)
     )
