@@ -185,6 +185,8 @@ _INFERRED_OK: dict[str, tuple[pa.DataType, ...]] = {
     "bool": (pa.bool_(), pa.null()),
     "text": (pa.string(), pa.null()),
     "json": (pa.string(), pa.null()),
+    # only `date` objects infer as date32 (a datetime infers as a timestamp)
+    "date": (pa.date32(), pa.null()),
 }
 
 

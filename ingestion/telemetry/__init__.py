@@ -17,7 +17,9 @@ from __future__ import annotations
 import gc
 import json
 import re
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -134,6 +136,8 @@ LOG_COLUMNS: dict[str, Any] = {
     "_source_file": {"data_type": "text"},
     "_line": {"data_type": "bigint"},
 }
+# request-log day files read ahead of the one being handed to dlt
+READ_AHEAD = 2
 _JSON_TYPES = {"text": ("VARCHAR",), "bigint": ("BIGINT", "UBIGINT"), "bool": ("BOOLEAN",)}
 
 
@@ -588,14 +592,27 @@ def telemetry_source(
         batcher = ArrowBatcher(
             LOG_COLUMNS, source=f"{SOURCE} requests", table="request_log", row_key="request_id"
         )
-        with duckdb.connect() as con:
+        days = [
+            (day, path)
+            for day, path in day_files(root / "requests", "jsonl", start_date, end_date)
+            if _changed(state, path)
+        ]
+        # DuckDB reads the next files in a thread (it releases the GIL) while dlt walks the
+        # OTLP files in this one: the resources are extracted round robin. At most
+        # READ_AHEAD files wait in memory; a file's error is raised when its turn comes.
+        with duckdb.connect() as con, ThreadPoolExecutor(1, "telemetry-requests") as pool:
             con.execute("set timezone = 'UTC'")
-            for day, path in day_files(root / "requests", "jsonl", start_date, end_date):
-                if not _changed(state, path):
-                    continue
+            pending: deque[tuple[date, Future[tuple[pa.Table, list[RowError]]]]] = deque()
+            ahead = iter(days)
+            while True:
+                while len(pending) < READ_AHEAD and (nxt := next(ahead, None)) is not None:
+                    pending.append((nxt[0], pool.submit(read_request_log, con, nxt[1], nxt[0])))
+                if not pending:
+                    break
+                day, future = pending.popleft()
                 partition = f"request_log/{day}"
                 quarantine.covers(partition)
-                table, problems = read_request_log(con, path, day)
+                table, problems = future.result()
                 for problem in problems:
                     problem.partition = partition
                     yield quarantine.put(problem)

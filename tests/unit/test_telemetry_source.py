@@ -243,3 +243,27 @@ def test_unusual_attribute_shapes_take_the_checked_path(tmp_path, export):
     path.write_text(json.dumps(otlp_doc([span("c000000000000002", 1, attrs)])))
     with pytest.raises(SourceDataError, match="intValue '²' is not an integer"):
         list(parse_otlp_file(path, date(2026, 3, 1)))
+
+
+def test_request_logs_read_ahead_keep_every_day_and_fail_on_the_bad_one(tmp_path, export):
+    # more days than the read-ahead holds: all load, each under its own day
+    for d in range(2, 6):
+        day = f"2026-03-0{d}"
+        (export / "requests" / f"{day}.jsonl").write_text(log_line(f"day{d}", d, 0, 1) + "\n")
+    p = dlt.pipeline(
+        pipeline_name="telemetry",
+        destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
+        dataset_name="raw_telemetry",
+        pipelines_dir=str(tmp_path / "pl"),
+    )
+    p.run(telemetry_source(str(export), date(2026, 3, 1), date(2026, 3, 6)))
+    assert q(
+        tmp_path,
+        "select cast(export_date as varchar), sum(input_tokens) from raw_telemetry.request_log "
+        "group by 1 order by 1",
+    ) == [(DAY1, 5000)] + [(f"2026-03-0{d}", d) for d in range(2, 6)]
+    # a file that cannot be read fails the run with its name, however far ahead it was read
+    bad = export / "requests" / "2026-03-07.jsonl"
+    bad.write_bytes(b"\xff\xfe not text\n")
+    with pytest.raises(Exception, match=r"2026-03-07\.jsonl"):
+        p.run(telemetry_source(str(export), date(2026, 3, 1), date(2026, 3, 8)))
