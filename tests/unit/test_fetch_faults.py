@@ -24,8 +24,11 @@ from ingestion.simulator.faults import FaultPlan, parse_modes
 
 START, END = date(2026, 8, 1), date(2026, 8, 15)
 WINDOW = (day_start_unix(START), day_start_unix(END))
+# Short backoffs, but a timeout a loaded CI machine never reaches: a fault served once (a
+# skipped or repeated page) that the client timed out on would be retried unfaulted and the
+# test would see nothing. Only the `slow` mode needs a timeout shorter than its delay.
 FAST = {
-    "AISPEND_HTTP_TIMEOUT_SECONDS": "1",
+    "AISPEND_HTTP_TIMEOUT_SECONDS": "10",
     "AISPEND_HTTP_BACKOFF_SECONDS": "0.05",
     "AISPEND_HTTP_MAX_ATTEMPTS": "3",
     "AISPEND_HTTP_MAX_RETRY_DELAY_SECONDS": "1",
@@ -88,7 +91,11 @@ def truth(sim: Simulator) -> Decimal:
 @pytest.mark.parametrize(
     "mode", ["rate_limit", "server_error", "slow", "connection_reset", "truncated_json"]
 )
-def test_transient_faults_are_retried_and_change_no_cent(mode: str, fast_http: None) -> None:
+def test_transient_faults_are_retried_and_change_no_cent(
+    mode: str, fast_http: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if mode == "slow":
+        monkeypatch.setenv("AISPEND_HTTP_TIMEOUT_SECONDS", "1")
     plan = FaultPlan([mode], page_limit=4, slow_seconds=1.5)
     with Simulator(SimConfig(seed=5, start=START, end=END), faults=plan) as sim:
         total, pages = read(sim)
