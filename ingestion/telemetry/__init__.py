@@ -262,8 +262,9 @@ _ATTRIBUTE_SPECS = tuple((keys, kind == "int") for keys, kind in SPAN_ATTRIBUTES
 def _span_values(
     span: Any, where: str, head: tuple[Any, ...], tail: tuple[Any, ...]
 ) -> tuple[Any, ...]:
-    """The values of one span in `SPAN_ORDER`: its own columns between `head` (nothing) and
-    `tail` (resource, scope and file columns); RowError when it cannot be interpreted."""
+    """The values of one span in `SPAN_ORDER`: its own columns, with `head` (the resource and
+    scope columns) after its status and `tail` (resource attributes JSON, export day, file) at
+    the end; RowError when it cannot be interpreted."""
     if not isinstance(span, dict):
         raise RowError(f"{where}: span is not an object")
     trace_id = span.get("traceId")
@@ -562,15 +563,14 @@ def telemetry_source(
                 continue
             partition = f"otlp_spans/{day}"
             quarantine.covers(partition)
-            with gc_paused():
-                records = list(otlp_records(path, day))
-            rows = [r for r in records if type(r) is tuple]
-            if len(rows) < len(records):
-                for item in records:
-                    if isinstance(item, RowError):
-                        item.partition = partition
-                        yield quarantine.put(item)
-            del records
+            rows: list[tuple[Any, ...]] = []
+            problems: list[RowError] = []
+            with gc_paused():  # not across a yield: dlt runs other resources in between
+                for item in otlp_records(path, day):
+                    (rows if type(item) is tuple else problems).append(item)
+            for problem in problems:
+                problem.partition = partition
+                yield quarantine.put(problem)
             if rows:
                 columns = dict(zip(SPAN_ORDER, map(list, zip(*rows, strict=True)), strict=True))
                 yield batcher.from_columns(columns, len(rows))

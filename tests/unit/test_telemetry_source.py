@@ -120,14 +120,14 @@ def export(tmp_path: Path) -> Path:
     return root
 
 
-def run(tmp_path: Path, root: Path) -> None:
+def run(tmp_path: Path, root: Path, end: date = date(2026, 3, 3)) -> None:
     p = dlt.pipeline(
         pipeline_name="telemetry",
         destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
         dataset_name="raw_telemetry",
         pipelines_dir=str(tmp_path / "pl"),
     )
-    p.run(telemetry_source(str(root), date(2026, 3, 1), date(2026, 3, 3)))
+    p.run(telemetry_source(str(root), date(2026, 3, 1), end))
 
 
 def q(tmp_path: Path, sql: str) -> list[tuple]:
@@ -250,13 +250,7 @@ def test_request_logs_read_ahead_keep_every_day_and_fail_on_the_bad_one(tmp_path
     for d in range(2, 6):
         day = f"2026-03-0{d}"
         (export / "requests" / f"{day}.jsonl").write_text(log_line(f"day{d}", d, 0, 1) + "\n")
-    p = dlt.pipeline(
-        pipeline_name="telemetry",
-        destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
-        dataset_name="raw_telemetry",
-        pipelines_dir=str(tmp_path / "pl"),
-    )
-    p.run(telemetry_source(str(export), date(2026, 3, 1), date(2026, 3, 6)))
+    run(tmp_path, export, end=date(2026, 3, 6))
     assert q(
         tmp_path,
         "select cast(export_date as varchar), sum(input_tokens) from raw_telemetry.request_log "
@@ -266,4 +260,4 @@ def test_request_logs_read_ahead_keep_every_day_and_fail_on_the_bad_one(tmp_path
     bad = export / "requests" / "2026-03-07.jsonl"
     bad.write_bytes(b"\xff\xfe not text\n")
     with pytest.raises(Exception, match=r"2026-03-07\.jsonl"):
-        p.run(telemetry_source(str(export), date(2026, 3, 1), date(2026, 3, 8)))
+        run(tmp_path, export, end=date(2026, 3, 8))
