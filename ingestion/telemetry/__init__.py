@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import gc
 import json
+import multiprocessing
+import os
 import re
 from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -138,6 +141,10 @@ LOG_COLUMNS: dict[str, Any] = {
 }
 # request-log day files read ahead of the one being handed to dlt
 READ_AHEAD = 2
+# OTLP day files are parsed in worker processes, one per core, when the files a run reads add
+# up to at least this many bytes (a large backfill); below it, starting the processes (about
+# 0.6 s each, to import this module) costs more than it saves, and this process parses them
+PARSE_PROCESSES_MIN_BYTES = 64 * 2**20
 _JSON_TYPES = {"text": ("VARCHAR",), "bigint": ("BIGINT", "UBIGINT"), "bool": ("BOOLEAN",)}
 
 
@@ -180,6 +187,63 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+class _Inline(Executor):
+    """An executor that runs each job in this thread when it is submitted."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed over like a pool's: raised by .result()
+            future.set_exception(exc)
+        return future
+
+
+def in_order(
+    executor: Executor, fn: Callable[..., Any], jobs: Iterable[tuple[Any, ...]], ahead: int
+) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    """(job, fn(*job)) for each job, in the jobs' order, with up to `ahead` jobs submitted to
+    `executor` before the one being handed out; a job's error is raised when its turn comes."""
+    pending: deque[tuple[tuple[Any, ...], Future[Any]]] = deque()
+    jobs = iter(jobs)
+    while True:
+        while len(pending) < ahead and (job := next(jobs, None)) is not None:
+            pending.append((job, executor.submit(fn, *job)))
+        if not pending:
+            return
+        job, future = pending.popleft()
+        yield job, future.result()
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+@contextmanager
+def otlp_parser(files: list[Path]) -> Iterator[tuple[Executor, int]]:
+    """(executor, read-ahead) for parsing `files`: a pool of worker processes, one per core,
+    when they add up to `PARSE_PROCESSES_MIN_BYTES`, else this thread."""
+    size = sum(path.stat().st_size for path in files)
+    workers = min(_cores(), len(files))
+    if workers < 2 or size < PARSE_PROCESSES_MIN_BYTES:
+        yield _Inline(), 1
+        return
+    # spawn, not fork: this process runs DuckDB and dlt threads
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield pool, workers + 1
+    except BrokenProcessPool as exc:
+        raise RuntimeError(
+            f"telemetry: a process parsing the OTLP files ended abruptly ({exc}); "
+            "out of memory? Rerun the window: unchanged files already loaded are skipped"
+        ) from exc
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 # ---- OTLP/JSON ----------------------------------------------------------------------------
@@ -398,6 +462,36 @@ def otlp_records(path: Path, export_day: date) -> Iterator[tuple[Any, ...] | Row
                     yield exc
 
 
+def read_otlp_day(
+    path: Path, export_day: date, load_id: str | None = None
+) -> tuple[pa.Table | None, list[RowError]]:
+    """(spans, problems) of one OTLP/JSON day file: the spans as one arrow table typed by
+    `SPAN_COLUMNS` (None when there are none) with `load_id` as `_dlt_load_id`, the spans that
+    cannot be interpreted as RowErrors. Runs in a worker process for large backfills: its
+    arguments, result and errors pickle."""
+    rows: list[tuple[Any, ...]] = []
+    problems: list[RowError] = []
+    with gc_paused():
+        for item in otlp_records(path, export_day):
+            (rows if type(item) is tuple else problems).append(item)
+    if not rows:
+        return None, problems
+    columns = dict(zip(SPAN_ORDER, map(list, zip(*rows, strict=True)), strict=True))
+    return span_batcher(load_id).from_columns(columns, len(rows)), problems
+
+
+def span_batcher(load_id: str | None = None) -> ArrowBatcher:
+    """The ArrowBatcher of `otlp_spans`: `_dlt_id` is `trace_id/span_id`."""
+    return ArrowBatcher(
+        SPAN_COLUMNS,
+        source=f"{SOURCE} otlp",
+        table="otlp_spans",
+        row_key=None,
+        load_id=load_id,
+        dlt_id=("trace_id", "span_id"),
+    )
+
+
 def otlp_items(path: Path, export_day: date) -> Iterator[dict[str, Any] | RowError]:
     """`otlp_records` with a dict per span."""
     for item in otlp_records(path, export_day):
@@ -551,29 +645,22 @@ def telemetry_source(
         that cannot be interpreted go to `quarantine`."""
         state = dlt.current.resource_state().setdefault("files", {})
         quarantine = Quarantine(SOURCE, "otlp_spans")
-        batcher = ArrowBatcher(
-            SPAN_COLUMNS,
-            source=f"{SOURCE} otlp",
-            table="otlp_spans",
-            row_key=None,
-            dlt_id=("trace_id", "span_id"),
-        )
-        for day, path in day_files(root / "otlp", "json", start_date, end_date):
-            if not _changed(state, path):
-                continue
-            partition = f"otlp_spans/{day}"
-            quarantine.covers(partition)
-            rows: list[tuple[Any, ...]] = []
-            problems: list[RowError] = []
-            with gc_paused():  # not across a yield: dlt runs other resources in between
-                for item in otlp_records(path, day):
-                    (rows if type(item) is tuple else problems).append(item)
-            for problem in problems:
-                problem.partition = partition
-                yield quarantine.put(problem)
-            if rows:
-                columns = dict(zip(SPAN_ORDER, map(list, zip(*rows, strict=True)), strict=True))
-                yield batcher.from_columns(columns, len(rows))
+        days = [
+            (day, path)
+            for day, path in day_files(root / "otlp", "json", start_date, end_date)
+            if _changed(state, path)
+        ]
+        load_id = span_batcher().load_id()
+        with otlp_parser([path for _, path in days]) as (executor, ahead):
+            jobs = [(path, day, load_id) for day, path in days]
+            for (_, day, _), (table, problems) in in_order(executor, read_otlp_day, jobs, ahead):
+                partition = f"otlp_spans/{day}"
+                quarantine.covers(partition)
+                for problem in problems:
+                    problem.partition = partition
+                    yield quarantine.put(problem)
+                if table is not None:
+                    yield table
         yield from quarantine.markers()
 
     @dlt.resource(
@@ -597,22 +684,16 @@ def telemetry_source(
             for day, path in day_files(root / "requests", "jsonl", start_date, end_date)
             if _changed(state, path)
         ]
-        # DuckDB reads the next files in a thread (it releases the GIL) while dlt walks the
-        # OTLP files in this one: the resources are extracted round robin. At most
-        # READ_AHEAD files wait in memory; a file's error is raised when its turn comes.
+        # DuckDB reads the next files in a thread (it releases the GIL) while the OTLP files
+        # are parsed: dlt extracts the resources round robin. At most READ_AHEAD files wait
+        # in memory; a file's error is raised when its turn comes.
         with duckdb.connect() as con, ThreadPoolExecutor(1, "telemetry-requests") as pool:
             con.execute("set timezone = 'UTC'")
-            pending: deque[tuple[date, Future[tuple[pa.Table, list[RowError]]]]] = deque()
-            ahead = iter(days)
-            while True:
-                while len(pending) < READ_AHEAD and (nxt := next(ahead, None)) is not None:
-                    pending.append((nxt[0], pool.submit(read_request_log, con, nxt[1], nxt[0])))
-                if not pending:
-                    break
-                day, future = pending.popleft()
+            jobs = [(con, path, day) for day, path in days]
+            read = in_order(pool, read_request_log, jobs, READ_AHEAD)
+            for (_, _, day), (table, problems) in read:
                 partition = f"request_log/{day}"
                 quarantine.covers(partition)
-                table, problems = future.result()
                 for problem in problems:
                     problem.partition = partition
                     yield quarantine.put(problem)

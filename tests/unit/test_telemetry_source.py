@@ -2,6 +2,7 @@
 
 import json
 import os
+import pickle
 from datetime import date
 from pathlib import Path
 
@@ -9,7 +10,9 @@ import dlt
 import duckdb
 import pytest
 
+from ingestion import telemetry
 from ingestion._common import SourceDataError
+from ingestion._quarantine import RowError
 from ingestion.telemetry import parse_otlp_file, telemetry_source
 
 DAY1 = "2026-03-01"
@@ -261,3 +264,55 @@ def test_request_logs_read_ahead_keep_every_day_and_fail_on_the_bad_one(tmp_path
     bad.write_bytes(b"\xff\xfe not text\n")
     with pytest.raises(Exception, match=r"2026-03-07\.jsonl"):
         run(tmp_path, export, end=date(2026, 3, 8))
+
+
+def test_otlp_files_parsed_in_worker_processes_load_what_this_process_loads(
+    tmp_path, export, monkeypatch
+):
+    # four days, one with a span to quarantine: first parsed here, then by two spawned workers
+    for d in range(2, 6):
+        spans = [span(f"d00000000000000{d}", d, call("gpt-4o", 100 * d, 0, d, "cus_0001"))]
+        if d == 4:
+            spans.append(span("e000000000000004", 1, [i("gen_ai.usage.input_tokens", "4x")]))
+        (export / "otlp" / f"2026-03-0{d}.json").write_text(json.dumps(otlp_doc(spans)))
+    rows = (
+        "select * exclude (_dlt_load_id) from raw_telemetry.otlp_spans order by trace_id, span_id"
+    )
+    problems = (
+        "select source_table, source_row, _partition, field, reason, raw_row "
+        "from raw_telemetry.quarantine where not coalesce(_partition_marker, false) order by all"
+    )
+    here, pooled = tmp_path / "here", tmp_path / "pooled"
+    here.mkdir()
+    pooled.mkdir()
+    run(here, export, end=date(2026, 3, 6))
+    monkeypatch.setattr(telemetry, "PARSE_PROCESSES_MIN_BYTES", 0)
+    monkeypatch.setattr(telemetry, "_cores", lambda: 2)
+    used = []
+    real = telemetry.ProcessPoolExecutor
+    monkeypatch.setattr(
+        telemetry, "ProcessPoolExecutor", lambda *a, **kw: used.append(a) or real(*a, **kw)
+    )
+    run(pooled, export, end=date(2026, 3, 6))
+    assert used == [(2,)]
+    assert q(pooled, rows) == q(here, rows) and len(q(here, rows)) == 7
+    assert q(pooled, problems) == q(here, problems)
+    assert [r[:3] for r in q(pooled, problems)] == [("otlp_spans", 2, "otlp_spans/2026-03-04")]
+    # a file that is not an OTLP export fails the run with its name, raised from the worker
+    (export / "otlp" / "2026-03-06.json").write_text("[1, 2]")
+    with pytest.raises(Exception, match=r"2026-03-06\.json: no 'resourceSpans' list"):
+        run(pooled, export, end=date(2026, 3, 7))
+
+
+def test_a_row_error_keeps_its_fields_across_processes():
+    err = RowError("f.json span 3: bad", path=Path("f.json"), row=3, field="x", raw={"a": 1})
+    err.partition = "otlp_spans/2026-03-01"
+    back = pickle.loads(pickle.dumps(err))
+    assert (str(back), back.path, back.row, back.field, back.raw, back.partition) == (
+        "f.json span 3: bad",
+        Path("f.json"),
+        3,
+        "x",
+        {"a": 1},
+        "otlp_spans/2026-03-01",
+    )
