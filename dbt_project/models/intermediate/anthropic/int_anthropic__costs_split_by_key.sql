@@ -44,32 +44,52 @@ usage_by_token_type as (
 
 ),
 
-token_lines as (
+-- the usage each token line is split over: an inner join on the equal columns, then the
+-- optional ones (a line without a context window or geo matches any). Written as a left join
+-- with those conditions in its ON clause, DuckDB could not hash it and ran a nested loop
+-- join, quadratic in the days of history (62 s of a 365-day build at `large`).
+token_matches as (
 
     select
         c.cost_row_key,
-        c.usage_date,
-        c.project_id,
         u.api_key_id,
-        c.model,
-        coalesce(c.service_tier, 'standard') as service_tier,
-        -- the usage's bucket, so the bill lands on the same fact row as the tokens it prices
-        coalesce(c.context_window, u.context_window) as context_window,
-        c.charge_type,
-        c.billing_currency,
-        c.billed_cost,
+        u.context_window,
         u.weight
 
     from costs as c
-    left join usage_by_token_type as u
+    inner join usage_by_token_type as u
         on
             c.usage_date = u.usage_date
             and c.project_id = u.project_id
             and c.model = u.model
             and c.token_type = u.token_type
             and coalesce(c.service_tier, 'standard') = u.service_tier
-            and (c.context_window is null or c.context_window = u.context_window)
-            and (c.inference_geo is null or c.inference_geo = u.inference_geo)
+    where
+        c.charge_type = 'usage'
+        and (c.context_window is null or c.context_window = u.context_window)
+        and (c.inference_geo is null or c.inference_geo = u.inference_geo)
+
+),
+
+token_lines as (
+
+    select
+        c.cost_row_key,
+        c.usage_date,
+        c.project_id,
+        m.api_key_id,
+        c.model,
+        coalesce(c.service_tier, 'standard') as service_tier,
+        -- the usage's bucket, so the bill lands on the same fact row as the tokens it prices
+        coalesce(c.context_window, m.context_window) as context_window,
+        c.charge_type,
+        c.billing_currency,
+        c.billed_cost,
+        m.weight
+
+    from costs as c
+    left join token_matches as m
+        on c.cost_row_key = m.cost_row_key
     where c.charge_type = 'usage'
 
 ),
