@@ -19,24 +19,38 @@ price_book as (
 
 ),
 
+-- the list prices of each provider, model and day that has usage: priced once per day, not
+-- once per usage row (millions a year at `large`)
+usage_days as (
+
+    select distinct
+        provider,
+        model,
+        request_date
+    from usage
+
+),
+
 prices as (
 
     select
-        usage.usage_key,
+        usage_days.provider,
+        usage_days.model,
+        usage_days.request_date,
         max(cast(price_book.usd_per_million as {{ money_type() }})) filter (where price_book.token_class = 'input') as input_price,
         max(cast(price_book.usd_per_million as {{ money_type() }})) filter (where price_book.token_class = 'cached_input')
             as cached_input_price,
         max(cast(price_book.usd_per_million as {{ money_type() }})) filter (where price_book.token_class = 'cache_write_5m')
             as cache_write_price,
         max(cast(price_book.usd_per_million as {{ money_type() }})) filter (where price_book.token_class = 'output') as output_price
-    from usage
+    from usage_days
     inner join price_book
         on
-            usage.provider = price_book.provider
-            and usage.model = price_book.model
-            and usage.request_date >= price_book.valid_from
-            and (price_book.valid_to is null or usage.request_date < price_book.valid_to)
-    group by usage.usage_key
+            usage_days.provider = price_book.provider
+            and usage_days.model = price_book.model
+            and usage_days.request_date >= price_book.valid_from
+            and (price_book.valid_to is null or usage_days.request_date < price_book.valid_to)
+    group by usage_days.provider, usage_days.model, usage_days.request_date
 
 ),
 
@@ -55,7 +69,11 @@ estimated as (
         usage.input_tokens + usage.cached_input_tokens + usage.cache_write_tokens + usage.output_tokens
             as total_tokens
     from usage
-    left join prices on usage.usage_key = prices.usage_key
+    left join prices
+        on
+            usage.provider = prices.provider
+            and usage.model = prices.model
+            and usage.request_date = prices.request_date
 
 ),
 
