@@ -33,7 +33,8 @@
         'error_type': 'varchar',
         'attributes_json': 'varchar',
         'export_date': 'date',
-        '_source_file': 'varchar'
+        '_source_file': 'varchar',
+        '_dlt_load_id': 'varchar'
     }) }}
 {%- endmacro %}
 
@@ -60,7 +61,8 @@
         'latency_ms': 'bigint',
         'export_date': 'date',
         '_source_file': 'varchar',
-        '_line': 'bigint'
+        '_line': 'bigint',
+        '_dlt_load_id': 'varchar'
     }) }}
 {%- endmacro %}
 

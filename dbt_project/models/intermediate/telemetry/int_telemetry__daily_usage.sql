@@ -1,10 +1,11 @@
 -- Telemetry usage per UTC day, provider, API key, model, feature, team and customer: the
--- shares by which a key's bill is allocated.
+-- shares by which a key's bill is allocated. Summed from the per-export-day usage (built
+-- incrementally), not from every request again.
 with
 
 requests as (
 
-    select * from {{ ref('int_telemetry__requests_unioned') }}
+    select * from {{ ref('int_telemetry__usage_by_export_day') }}
 
 ),
 

@@ -1,6 +1,9 @@
 -- Both telemetry formats at one grain: one row per model call (failed attempts included).
 -- The services export either OTLP traces or a request log, never both, so nothing is
--- counted twice.
+-- counted twice. A view: tens of millions of rows a year at `large`, read only by
+-- int_telemetry__usage_by_export_day, a day file at a time.
+{{ config(materialized='view') }}
+
 with
 
 otlp_spans as (
@@ -20,6 +23,8 @@ spans_as_requests as (
     select
         'otlp:' || span_key as request_key,
         'otlp' as telemetry_format,
+        export_date,
+        load_id,
         request_date,
         provider,
         api_key_id,
@@ -48,6 +53,8 @@ log_as_requests as (
     select
         'log:' || request_id as request_key,
         'request_log' as telemetry_format,
+        export_date,
+        load_id,
         request_date,
         provider,
         api_key_id,

@@ -49,7 +49,9 @@ renamed as (
         - coalesce(cache_creation_input_tokens, 0) as input_tokens,
         coalesce(output_tokens, 0) as output_tokens,
         attributes_json,
-        _source_file as source_file
+        _source_file as source_file,
+        -- the dlt load that wrote the row: a re-delivered day file gets a new one
+        _dlt_load_id as load_id
 
     from source
 

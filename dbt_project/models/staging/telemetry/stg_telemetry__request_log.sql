@@ -35,7 +35,9 @@ renamed as (
         - coalesce(cache_write_tokens, 0) as input_tokens,
         coalesce(output_tokens, 0) as output_tokens,
         _source_file as source_file,
-        _line as source_line
+        _line as source_line,
+        -- the dlt load that wrote the row: a re-delivered day file gets a new one
+        _dlt_load_id as load_id
 
     from source
 

@@ -1,0 +1,173 @@
+"""The incremental telemetry usage (int_telemetry__usage_by_export_day, and the daily usage
+summed from it) equals a rebuild from scratch after every kind of change dlt makes to the raw
+telemetry: a new day file, a day file re-delivered with other content, a request re-delivered
+under another day (dlt deletes it from its old day by primary key, so that day's load id does
+not change), and a day whose model calls all disappear.
+
+Real dlt loads of hand-written day files into a DuckDB file, then real `dbt build` runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dlt
+import duckdb
+import pytest
+
+from ingestion.telemetry import telemetry_source
+from tests.conftest import DBT_DIR
+from tests.unit.test_telemetry_source import call, log_line, otlp_doc, s, span
+
+pytestmark = pytest.mark.integration
+
+DAY1, DAY2, DAY3 = "2026-03-01", "2026-03-02", "2026-03-03"
+MODELS = ("int_telemetry__usage_by_export_day", "int_telemetry__daily_usage")
+BY_EXPORT_DAY = (
+    "select * exclude (load_id) from intermediate.int_telemetry__usage_by_export_day order by all"
+)
+DAILY = "select * from intermediate.int_telemetry__daily_usage order by all"
+
+
+class Warehouse:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.export = root / "export"
+        (self.export / "otlp").mkdir(parents=True)
+        (self.export / "requests").mkdir()
+        self.path = root / "w.duckdb"
+
+    def deliver_log(self, day: str, *lines: str) -> None:
+        path = self.export / "requests" / f"{day}.jsonl"
+        path.write_text("".join(line + "\n" for line in lines))
+        # a re-delivery in the same second must still read as changed (size and mtime)
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+
+    def deliver_otlp(self, day: str, spans: list[dict]) -> None:
+        path = self.export / "otlp" / f"{day}.json"
+        path.write_text(json.dumps(otlp_doc(spans)))
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+
+    def load(self) -> None:
+        pipeline = dlt.pipeline(
+            pipeline_name="telemetry",
+            destination=dlt.destinations.duckdb(str(self.path)),
+            dataset_name="raw_telemetry",
+            pipelines_dir=str(self.root / "pl"),
+        )
+        pipeline.run(telemetry_source(str(self.export), date(2026, 3, 1), date(2026, 3, 4)))
+
+    def dbt(self, *args: str) -> list[dict[str, Any]]:
+        env = {
+            **os.environ,
+            "AISPEND_WAREHOUSE": str(self.path),
+            "AISPEND_DBT_TARGET": "duckdb",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+        target = self.root / "dbt_target"
+        dbt = Path(sys.executable).parent / "dbt"
+        command = [str(dbt), *args, "--target-path", str(target), "--log-path", str(self.root)]
+        done = subprocess.run(command, cwd=DBT_DIR, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, f"dbt {' '.join(args)}:\n{done.stdout}"
+        results: list[dict[str, Any]] = json.loads((target / "run_results.json").read_text())[
+            "results"
+        ]
+        return results
+
+    def build(self, *flags: str) -> list[dict[str, Any]]:
+        """The telemetry models and every test on them alone (the reconciliation included)."""
+        select = ("--select", *(f"+{m}" for m in MODELS), "--indirect-selection", "cautious")
+        return self.dbt("build", *select, *flags)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        with duckdb.connect(str(self.path), read_only=True) as con:
+            return con.execute(sql).fetchall()
+
+    def assert_equals_a_rebuild(self, first: bool = False) -> list[tuple[Any, ...]]:
+        """Build incrementally (from scratch when `first`), then from scratch: the same rows
+        either way; the rows."""
+        results = self.build()
+        assert any("reconciles" in r["unique_id"] for r in results)
+        (model,) = [
+            r for r in results if r["unique_id"].endswith(".int_telemetry__usage_by_export_day")
+        ]
+        assert ("changed_days" in model["compiled_code"]) is not first  # the incremental select
+        incremental = (self.query(BY_EXPORT_DAY), self.query(DAILY))
+        self.build("--full-refresh")
+        assert (self.query(BY_EXPORT_DAY), self.query(DAILY)) == incremental
+        return incremental[0]
+
+
+def logged(rid: str, day: str, tokens: int) -> str:
+    return log_line(rid, tokens, 0, 1, timestamp=f"{day}T10:00:00.250Z")
+
+
+def requests_per_day(wh: Warehouse) -> list[tuple[Any, ...]]:
+    return wh.query(
+        "select telemetry_format, cast(export_date as varchar), sum(requests), "
+        "sum(input_tokens) from intermediate.int_telemetry__usage_by_export_day "
+        "group by all order by all"
+    )
+
+
+def test_incremental_usage_follows_every_change_to_the_raw_telemetry(tmp_path):
+    wh = Warehouse(tmp_path)
+    wh.deliver_log(DAY1, logged("r1", DAY1, 100), logged("r2", DAY1, 200))
+    wh.deliver_log(DAY2, logged("r3", DAY2, 300))
+    wh.deliver_otlp(DAY1, [span("a000000000000001", 10, call("gpt-4o", 1000, 0, 5, None))])
+    wh.load()
+    wh.assert_equals_a_rebuild(first=True)
+    assert requests_per_day(wh) == [
+        ("otlp", DAY1, 1, 1000),
+        ("request_log", DAY1, 2, 300),
+        ("request_log", DAY2, 1, 300),
+    ]
+    loaded = wh.query(
+        "select export_date, max(load_id) from intermediate.int_telemetry__usage_by_export_day "
+        "group by 1 order by 1"
+    )
+
+    # a new day file: only it is read, the others keep the load they were built from
+    wh.deliver_log(DAY3, logged("r4", DAY3, 400))
+    wh.load()
+    wh.assert_equals_a_rebuild()
+    assert requests_per_day(wh)[-1] == ("request_log", DAY3, 1, 400)
+    assert (
+        wh.query(
+            "select export_date, max(load_id) from intermediate.int_telemetry__usage_by_export_day "
+            "where export_date < '2026-03-03' group by 1 order by 1"
+        )
+        == loaded
+    )
+
+    # re-delivered with other content: day 1's log now has r1 with more tokens, r5, no r2
+    wh.deliver_log(DAY1, logged("r1", DAY1, 150), logged("r5", DAY1, 500))
+    wh.load()
+    wh.assert_equals_a_rebuild()
+    assert ("request_log", DAY1, 2, 650) in requests_per_day(wh)
+
+    # r1 re-delivered in day 2's file: dlt deletes it from day 1 by its primary key, and day 1
+    # keeps its load id with one call fewer
+    wh.deliver_log(DAY2, logged("r3", DAY2, 300), logged("r1", DAY1, 150))
+    wh.load()
+    assert wh.query(
+        "select request_id from raw_telemetry.request_log where export_date = '2026-03-01'"
+    ) == [("r5",)]
+    wh.assert_equals_a_rebuild()
+    assert [r for r in requests_per_day(wh) if r[0] == "request_log"] == [
+        ("request_log", DAY1, 1, 500),
+        ("request_log", DAY2, 2, 450),
+        ("request_log", DAY3, 1, 400),
+    ]
+
+    # day 1's traces re-delivered without any model call: its usage goes
+    wh.deliver_otlp(DAY1, [span("a000000000000002", 20, [s("http.route", "/search")])])
+    wh.load()
+    wh.assert_equals_a_rebuild()
+    assert [r for r in requests_per_day(wh) if r[0] == "otlp"] == []
