@@ -4,7 +4,8 @@ telemetry: a new day file, a day file re-delivered with other content, a request
 under another day (dlt deletes it from its old day by primary key, so that day's load id does
 not change), and a day whose model calls all disappear.
 
-Real dlt loads of hand-written day files into a DuckDB file, then real `dbt build` runs.
+Real dlt loads of hand-written day files into a DuckDB file and into a database on a real
+PostgreSQL server, then real `dbt build` runs on each.
 """
 
 from __future__ import annotations
@@ -18,30 +19,44 @@ from pathlib import Path
 from typing import Any
 
 import dlt
-import duckdb
 import pytest
 
 from ingestion.telemetry import telemetry_source
-from tests.conftest import DBT_DIR
+from orchestration.settings import Settings, load_settings
+from orchestration.warehouse import dlt_destination
+from tests.conftest import DBT_DIR, query
+from tests.support.postgres import (  # noqa: F401  (fixtures)
+    PostgresServer,
+    postgres_db_fixture,
+    postgres_fixture,
+)
 from tests.unit.test_telemetry_source import call, log_line, otlp_doc, s, span
 
 pytestmark = pytest.mark.integration
 
 DAY1, DAY2, DAY3 = "2026-03-01", "2026-03-02", "2026-03-03"
 MODELS = ("int_telemetry__usage_by_export_day", "int_telemetry__daily_usage")
-BY_EXPORT_DAY = (
-    "select * exclude (load_id) from intermediate.int_telemetry__usage_by_export_day order by all"
+GRAIN = "request_date, provider, api_key_id, model, feature, team, customer_id"
+SUMS = (
+    "requests, retries, errors, input_tokens, cached_input_tokens, cache_write_tokens, "
+    "output_tokens"
 )
-DAILY = "select * from intermediate.int_telemetry__daily_usage order by all"
+# the rows either way (the order spelled out: PostgreSQL has no ORDER BY ALL)
+BY_EXPORT_DAY = (
+    f"select telemetry_format, export_date, {GRAIN}, {SUMS} "
+    "from intermediate.int_telemetry__usage_by_export_day "
+    f"order by {', '.join(str(n) for n in range(1, 17))}"
+)
+DAILY = f"select usage_key, {GRAIN}, {SUMS} from intermediate.int_telemetry__daily_usage order by 1"
 
 
 class Warehouse:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, settings: Settings) -> None:
         self.root = root
+        self.settings = settings
         self.export = root / "export"
         (self.export / "otlp").mkdir(parents=True)
         (self.export / "requests").mkdir()
-        self.path = root / "w.duckdb"
 
     def deliver_log(self, day: str, *lines: str) -> None:
         path = self.export / "requests" / f"{day}.jsonl"
@@ -57,19 +72,14 @@ class Warehouse:
     def load(self) -> None:
         pipeline = dlt.pipeline(
             pipeline_name="telemetry",
-            destination=dlt.destinations.duckdb(str(self.path)),
+            destination=dlt_destination(self.settings),
             dataset_name="raw_telemetry",
             pipelines_dir=str(self.root / "pl"),
         )
         pipeline.run(telemetry_source(str(self.export), date(2026, 3, 1), date(2026, 3, 4)))
 
     def dbt(self, *args: str) -> list[dict[str, Any]]:
-        env = {
-            **os.environ,
-            "AISPEND_WAREHOUSE": str(self.path),
-            "AISPEND_DBT_TARGET": "duckdb",
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        }
+        env = {**os.environ, **self.settings.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
         target = self.root / "dbt_target"
         dbt = Path(sys.executable).parent / "dbt"
         command = [str(dbt), *args, "--target-path", str(target), "--log-path", str(self.root)]
@@ -86,8 +96,7 @@ class Warehouse:
         return self.dbt("build", *select, *flags)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        with duckdb.connect(str(self.path), read_only=True) as con:
-            return con.execute(sql).fetchall()
+        return query(self.settings, sql)
 
     def assert_equals_a_rebuild(self, first: bool = False) -> list[tuple[Any, ...]]:
         """Build incrementally (from scratch when `first`), then from scratch: the same rows
@@ -109,15 +118,27 @@ def logged(rid: str, day: str, tokens: int) -> str:
 
 
 def requests_per_day(wh: Warehouse) -> list[tuple[Any, ...]]:
-    return wh.query(
-        "select telemetry_format, cast(export_date as varchar), sum(requests), "
-        "sum(input_tokens) from intermediate.int_telemetry__usage_by_export_day "
-        "group by all order by all"
-    )
+    return [
+        (fmt, day, int(n), int(tokens))
+        for fmt, day, n, tokens in wh.query(
+            "select telemetry_format, cast(export_date as varchar), sum(requests), "
+            "sum(input_tokens) from intermediate.int_telemetry__usage_by_export_day "
+            "group by 1, 2 order by 1, 2"
+        )
+    ]
 
 
-def test_incremental_usage_follows_every_change_to_the_raw_telemetry(tmp_path):
-    wh = Warehouse(tmp_path)
+@pytest.fixture(params=("duckdb", "postgres"))
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    env = {"AISPEND_WAREHOUSE": str(tmp_path / "warehouse.duckdb")}
+    if request.param == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres_db")
+        env |= {"AISPEND_TARGET": "postgres", **server.env()}
+    return load_settings(env)
+
+
+def test_incremental_usage_follows_every_change_to_the_raw_telemetry(tmp_path, settings):
+    wh = Warehouse(tmp_path, settings)
     wh.deliver_log(DAY1, logged("r1", DAY1, 100), logged("r2", DAY1, 200))
     wh.deliver_log(DAY2, logged("r3", DAY2, 300))
     wh.deliver_otlp(DAY1, [span("a000000000000001", 10, call("gpt-4o", 1000, 0, 5, None))])
@@ -130,7 +151,7 @@ def test_incremental_usage_follows_every_change_to_the_raw_telemetry(tmp_path):
     ]
     loaded = wh.query(
         "select export_date, max(load_id) from intermediate.int_telemetry__usage_by_export_day "
-        "group by 1 order by 1"
+        "where export_date < '2026-03-03' group by 1 order by 1"
     )
 
     # a new day file: only it is read, the others keep the load they were built from
