@@ -106,7 +106,7 @@ class Warehouse:
         (model,) = [
             r for r in results if r["unique_id"].endswith(".int_telemetry__usage_by_export_day")
         ]
-        assert ("changed_days" in model["compiled_code"]) is not first  # the incremental select
+        assert ("export days that changed" in model["compiled_code"]) is not first
         incremental = (self.query(BY_EXPORT_DAY), self.query(DAILY))
         self.build("--full-refresh")
         assert (self.query(BY_EXPORT_DAY), self.query(DAILY)) == incremental

@@ -12,19 +12,15 @@
 
 with
 
-{% if is_incremental() %}
-changed_days as (
-
-    {{ telemetry_changed_export_days(ref('int_telemetry__requests_unioned'), this) }}
-
-),
-
-{% endif %}
 requests as (
 
-    select * from {{ ref('int_telemetry__requests_unioned') }}
+    select requests.*
+    from {{ ref('int_telemetry__requests_unioned') }} as requests
     {% if is_incremental() %}
-    where export_date in (select export_date from changed_days)
+        -- only the export days that changed since the last build
+        where requests.export_date in (
+            {{ telemetry_changed_export_days(ref('int_telemetry__requests_unioned'), this) }}
+        )
     {% endif %}
 
 ),
