@@ -142,8 +142,8 @@ LOG_COLUMNS: dict[str, Any] = {
 # request-log day files read ahead of the one being handed to dlt
 READ_AHEAD = 2
 # OTLP day files are parsed in worker processes, one per core, when the files a run reads add
-# up to at least this many bytes (a large backfill); below it, starting the processes (about
-# 0.6 s each, to import this module) costs more than it saves, and this process parses them
+# up to at least this many bytes (a large backfill); below it, starting the processes (0.6 to
+# 1 s each, to import the code) costs more than it saves, and this process parses them
 PARSE_PROCESSES_MIN_BYTES = 64 * 2**20
 _JSON_TYPES = {"text": ("VARCHAR",), "bigint": ("BIGINT", "UBIGINT"), "bool": ("BOOLEAN",)}
 

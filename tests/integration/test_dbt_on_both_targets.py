@@ -9,10 +9,6 @@ agree row for row, to the last decimal, so the totals per provider and day are e
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +23,8 @@ from orchestration.defs.reference import config_ingest, price_book
 from orchestration.settings import Settings, load_settings
 from orchestration.sources import SOURCES, open_inputs
 from orchestration.warehouse import connect, dlt_pipeline
-from tests.conftest import AISPEND_ENV, DBT_DIR
+from tests.conftest import AISPEND_ENV
+from tests.support.dbt import run_dbt
 from tests.support.postgres import (  # noqa: F401  (fixtures)
     PostgresServer,
     postgres_fixture,
@@ -46,21 +43,6 @@ class Built:
     seconds: float
 
 
-def _dbt(settings: Settings, root: Path, *args: str) -> list[dict[str, Any]]:
-    """Run dbt on the settings' target (its own target and log folders: the project's
-    target/ holds the manifest Dagster reads); return run_results.json's results."""
-    env = {**os.environ, **settings.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    target_path = root / "dbt_target"
-    dbt = Path(sys.executable).parent / "dbt"
-    command = [str(dbt), *args, "--target-path", str(target_path), "--log-path", str(root)]
-    done = subprocess.run(command, cwd=DBT_DIR, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, f"dbt {' '.join(args)} on {settings.target}:\n{done.stdout}"
-    results: list[dict[str, Any]] = json.loads((target_path / "run_results.json").read_text())[
-        "results"
-    ]
-    return results
-
-
 def _build(env: dict[str, str], root: Path) -> Built:
     with pytest.MonkeyPatch.context() as mp:
         for name in (*AISPEND_ENV, *PG_ENV, "AISPEND_TARGET", "AISPEND_CONFIG_DIR"):
@@ -73,10 +55,10 @@ def _build(env: dict[str, str], root: Path) -> Built:
                 pipeline = dlt_pipeline(name, settings, settings.dlt_pipelines_dir)
                 pipeline.run(inputs.build(name, settings))
         assert dg.materialize([config_ingest]).success
-        _dbt(settings, root, "build", "--select", "+int_models_observed")
+        run_dbt(settings, root, "build", "--select", "+int_models_observed")
         assert dg.materialize([price_book]).success
         started = time.monotonic()
-        results = _dbt(settings, root, "build")
+        results = run_dbt(settings, root, "build")
         return Built(settings, results, time.monotonic() - started)
 
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,8 @@ import pytest
 from ingestion.telemetry import telemetry_source
 from orchestration.settings import Settings, load_settings
 from orchestration.warehouse import dlt_destination
-from tests.conftest import DBT_DIR, query
+from tests.conftest import query
+from tests.support.dbt import run_dbt
 from tests.support.postgres import (  # noqa: F401  (fixtures)
     PostgresServer,
     postgres_db_fixture,
@@ -50,6 +49,12 @@ BY_EXPORT_DAY = (
 DAILY = f"select usage_key, {GRAIN}, {SUMS} from intermediate.int_telemetry__daily_usage order by 1"
 
 
+def _deliver(path: Path, text: str) -> None:
+    path.write_text(text)
+    # a re-delivery in the same second must still read as changed (size and mtime)
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+
+
 class Warehouse:
     def __init__(self, root: Path, settings: Settings) -> None:
         self.root = root
@@ -59,15 +64,10 @@ class Warehouse:
         (self.export / "requests").mkdir()
 
     def deliver_log(self, day: str, *lines: str) -> None:
-        path = self.export / "requests" / f"{day}.jsonl"
-        path.write_text("".join(line + "\n" for line in lines))
-        # a re-delivery in the same second must still read as changed (size and mtime)
-        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+        _deliver(self.export / "requests" / f"{day}.jsonl", "".join(line + "\n" for line in lines))
 
     def deliver_otlp(self, day: str, spans: list[dict]) -> None:
-        path = self.export / "otlp" / f"{day}.json"
-        path.write_text(json.dumps(otlp_doc(spans)))
-        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+        _deliver(self.export / "otlp" / f"{day}.json", json.dumps(otlp_doc(spans)))
 
     def load(self) -> None:
         pipeline = dlt.pipeline(
@@ -78,29 +78,17 @@ class Warehouse:
         )
         pipeline.run(telemetry_source(str(self.export), date(2026, 3, 1), date(2026, 3, 4)))
 
-    def dbt(self, *args: str) -> list[dict[str, Any]]:
-        env = {**os.environ, **self.settings.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-        target = self.root / "dbt_target"
-        dbt = Path(sys.executable).parent / "dbt"
-        command = [str(dbt), *args, "--target-path", str(target), "--log-path", str(self.root)]
-        done = subprocess.run(command, cwd=DBT_DIR, env=env, capture_output=True, text=True)
-        assert done.returncode == 0, f"dbt {' '.join(args)}:\n{done.stdout}"
-        results: list[dict[str, Any]] = json.loads((target / "run_results.json").read_text())[
-            "results"
-        ]
-        return results
-
     def build(self, *flags: str) -> list[dict[str, Any]]:
         """The telemetry models and every test on them alone (the reconciliation included)."""
         select = ("--select", *(f"+{m}" for m in MODELS), "--indirect-selection", "cautious")
-        return self.dbt("build", *select, *flags)
+        return run_dbt(self.settings, self.root, "build", *select, *flags)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         return query(self.settings, sql)
 
-    def assert_equals_a_rebuild(self, first: bool = False) -> list[tuple[Any, ...]]:
+    def assert_equals_a_rebuild(self, first: bool = False) -> None:
         """Build incrementally (from scratch when `first`), then from scratch: the same rows
-        either way; the rows."""
+        either way."""
         results = self.build()
         assert any("reconciles" in r["unique_id"] for r in results)
         (model,) = [
@@ -110,7 +98,6 @@ class Warehouse:
         incremental = (self.query(BY_EXPORT_DAY), self.query(DAILY))
         self.build("--full-refresh")
         assert (self.query(BY_EXPORT_DAY), self.query(DAILY)) == incremental
-        return incremental[0]
 
 
 def logged(rid: str, day: str, tokens: int) -> str:
