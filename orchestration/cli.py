@@ -10,6 +10,8 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,13 +22,20 @@ from orchestration.settings import ConfigError, Settings, load_settings
 from orchestration.warehouse import Connection, connect
 
 
-def run_pipeline(log_level: str = "INFO") -> tuple[bool, Any]:
-    """Materialize every asset in-process; returns (success, result)."""
+def run_pipeline(
+    log_level: str = "INFO",
+    window: tuple[date, date] | None = None,
+    selection: Sequence[Any] | None = None,
+) -> tuple[bool, Any]:
+    """Materialize every asset (or `selection`) in-process for the days of `window` (default:
+    the configured window, the daily run); returns (success, result)."""
     import dagster as dg
 
     from orchestration.definitions import defs
+    from orchestration.partitions import daily_run_tags, window_tags
 
     job = defs.resolve_job_def("aispend_daily")
+    tags = daily_run_tags() if window is None else window_tags(*window)
     with (
         dg.DagsterInstance.get() if _has_dagster_home() else dg.DagsterInstance.ephemeral() as inst
     ):
@@ -34,8 +43,46 @@ def run_pipeline(log_level: str = "INFO") -> tuple[bool, Any]:
             instance=inst,
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            tags=tags,
+            asset_selection=selection,
         )
     return result.success, result
+
+
+def run_backfill(
+    settings: Settings, log_level: str = "INFO", days_per_run: int | None = None
+) -> tuple[bool, Any, dict[str, float]]:
+    """What Dagster's backfill of the whole graph over the configured window does, in-process:
+    the ingestion assets in runs of `days_per_run` partitions, oldest first (their multi-run
+    backfill policy), then one run of everything else. Stops at the first failed run.
+
+    Returns (success, the last run's result, each step's seconds summed over the runs).
+    """
+    from orchestration.definitions import defs
+    from orchestration.defs.ingestion import source_assets
+    from orchestration.partitions import DAYS_PER_RUN, chunks
+
+    ingestion = {key for assets in source_assets for key in assets.keys}
+    rest = sorted(set(defs.resolve_all_asset_keys()) - ingestion)
+    ranges = list(chunks(settings.start_date, settings.end_date, days_per_run or DAYS_PER_RUN))
+    steps: dict[str, float] = {}
+    for i, window in enumerate(ranges, 1):
+        started = time.monotonic()
+        ok, result = run_pipeline(log_level, window, sorted(ingestion))
+        for step, seconds in step_seconds(result).items():
+            steps[step] = steps.get(step, 0.0) + seconds
+        print(
+            f"aispend backfill: run {i}/{len(ranges)} loaded {window[0]}..{window[1]} "
+            f"({(window[1] - window[0]).days} days) {'in' if ok else 'FAILED after'} "
+            f"{time.monotonic() - started:.1f} s",
+            flush=True,
+        )
+        if not ok:
+            return False, result, steps
+    ok, result = run_pipeline(log_level, selection=rest)
+    for step, seconds in step_seconds(result).items():
+        steps[step] = steps.get(step, 0.0) + seconds
+    return ok, result, steps
 
 
 def _has_dagster_home() -> bool:
@@ -328,6 +375,16 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="also write the run's seconds and each step's seconds to this JSON file",
     )
+    backfill = sub.add_parser(
+        "backfill",
+        help="load the configured window in runs of a month of days, as Dagster's backfill "
+        "does, then build everything else once; then print the summary",
+    )
+    backfill.add_argument("--log-level", default="INFO", help="Dagster console log level")
+    backfill.add_argument("--timings-json", type=Path, default=None, help="as for `run`")
+    backfill.add_argument(
+        "--days-per-run", type=int, default=None, help="days per ingestion run (default 31)"
+    )
     sub.add_parser("summary", help="print the summary of the current warehouse")
     args = parser.parse_args(argv)
 
@@ -349,10 +406,17 @@ def main(argv: list[str] | None = None) -> int:
 
     Path(settings.warehouse).parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    ok, result = run_pipeline(args.log_level)
+    try:
+        if args.command == "backfill":
+            ok, result, steps = run_backfill(settings, args.log_level, args.days_per_run)
+        else:
+            ok, result = run_pipeline(args.log_level)
+            steps = step_seconds(result)
+    except ConfigError as exc:  # a window outside the daily partitions
+        print(f"aispend: configuration error: {exc}", file=sys.stderr)
+        return 2
     elapsed = time.monotonic() - started
     passed, failed = _check_counts(result)
-    steps = step_seconds(result)
     if args.timings_json is not None:
         args.timings_json.parent.mkdir(parents=True, exist_ok=True)
         args.timings_json.write_text(
@@ -361,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("=" * 89)
     print(
-        f"aispend run {'SUCCEEDED' if ok else 'FAILED'} in {elapsed:.1f} s — checks: "
+        f"aispend {args.command} {'SUCCEEDED' if ok else 'FAILED'} in {elapsed:.1f} s — checks: "
         f"{passed} passed, {failed} failed"
     )
     print(slowest_steps_line(steps))

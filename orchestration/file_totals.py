@@ -710,19 +710,25 @@ def export_folder(source: str, settings: Any, env: Mapping[str, str] | None = No
 
 
 def reconcile_run(
-    con: Any, source: str, settings: Any, env: Mapping[str, str] | None = None
+    con: Any,
+    source: str,
+    settings: Any,
+    env: Mapping[str, str] | None = None,
+    window: tuple[date, date] | None = None,
 ) -> Reconciliation:
-    """The reconciliation of `source` for the run `settings` describe; a source whose provider
-    is not enabled passes with a note."""
+    """The reconciliation of `source` for the run `settings` describe, over the days of
+    `window` (a backfill run's partitions; default the settings' window); a source whose
+    provider is not enabled passes with a note."""
     from orchestration.sources import SOURCES
 
     provider = SOURCES[source].provider
     folder = export_folder(source, settings, env)
+    start, end = window or (settings.start_date, settings.end_date)
     if provider not in settings.providers:
         return Reconciliation(
             source,
             str(folder),
-            months_in_window(settings.start_date, settings.end_date),
+            months_in_window(start, end),
             note=f"{provider} is not in AISPEND_PROVIDERS: nothing to reconcile",
         )
-    return reconcile_export(con, source, folder, settings.start_date, settings.end_date)
+    return reconcile_export(con, source, folder, start, end)

@@ -238,20 +238,27 @@ def dlt_pipeline(provider: str, warehouse: Warehouse, pipelines_dir: Path) -> dl
     )
 
 
-def earliest_loaded_unix(warehouse: Warehouse, schema: str, table: str, column: str) -> int | None:
-    """Earliest bucket start already loaded into a raw table, or None if nothing is there.
+def loaded_span_unix(
+    warehouse: Warehouse, schema: str, table: str, column: str
+) -> tuple[int | None, int | None]:
+    """Earliest and latest bucket start already loaded into a raw table; (None, None) if
+    nothing is there.
 
     On DuckDB the file is opened read-only and closed at once, so it never holds the writer's
     lock.
     """
     if _target(warehouse) == "duckdb" and not _duckdb_path(warehouse).exists():
-        return None
+        return None, None
     with connect(warehouse, read_only=True) as con:
         if not _exists(con, schema, table):
-            return None
-        row = con.execute(f"select min({_quote(column)}) from {_quote(schema)}.{_quote(table)}")
-        first = row.fetchone()
-    return int(first[0]) if first and first[0] is not None else None
+            return None, None
+        quoted = _quote(column)
+        row = con.execute(
+            f"select min({quoted}), max({quoted}) from {_quote(schema)}.{_quote(table)}"
+        ).fetchone()
+    if not row or row[0] is None:
+        return None, None
+    return int(row[0]), int(row[1])
 
 
 # --------------------------------------------------------------------------- writing frames

@@ -100,10 +100,13 @@ def materialize_all(raise_on_failure: bool = True) -> Any:
     import dagster as dg
 
     from orchestration.definitions import defs
+    from orchestration.partitions import daily_run_tags
 
     job = defs.resolve_job_def("aispend_daily")
     with dg.DagsterInstance.ephemeral() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False, tags=daily_run_tags()
+        )
     if raise_on_failure and not result.success:
         failures = [e.message for e in result.all_events if e.is_failure]
         raise AssertionError(f"pipeline run failed: {failures}")

@@ -4,17 +4,33 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.partitions import window_tags
+from orchestration.settings import ConfigError, load_settings
+
 daily_job = dg.define_asset_job(
     name="aispend_daily",
     selection=dg.AssetSelection.all(),
-    description="Land every provider's billing data, rebuild the models and run all checks.",
+    description=(
+        "Land every provider's billing data, rebuild the models and run all checks. The "
+        "ingestion assets are partitioned by day: a run names its days with a partition range "
+        "(the schedule and `aispend run` name the configured window)."
+    ),
 )
 
-daily_schedule = dg.ScheduleDefinition(
+
+@dg.schedule(
     name="aispend_daily_schedule",
     job=daily_job,
     # providers finalise the previous UTC day within a few hours; 06:00 UTC leaves margin
     cron_schedule="0 6 * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="The daily run over the configured window (AISPEND_START_DATE..END_DATE).",
 )
+def daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    try:
+        settings = load_settings()
+        tags = window_tags(settings.start_date, settings.end_date)
+    except ConfigError as exc:
+        return dg.SkipReason(f"configuration error: {exc}")
+    return dg.RunRequest(tags=tags)

@@ -11,6 +11,7 @@ No `from __future__ import annotations` here: Dagster inspects the function sign
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
+from orchestration import partitions
 from orchestration.defs.ingestion import WRITE_POOL
 from orchestration.defs.transform import dbt_models
 from orchestration.file_totals import EXPORTS, MAX_MISMATCHES, export_folder, reconcile_run
@@ -104,8 +105,10 @@ def _file_totals_check(source: str) -> dg.AssetChecksDefinition:
             "delivered fail it too. Blocks the dbt models of the source."
         ),
     )
-    def _check() -> dg.AssetCheckResult:
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
         settings = load_settings()
+        # the files of the run's days: a backfill run of a month checks that month's files
+        window = partitions.tags_window(context.run.tags)
         provider = SOURCES[source].provider
         if provider not in settings.providers:
             return dg.AssetCheckResult(
@@ -114,7 +117,7 @@ def _file_totals_check(source: str) -> dg.AssetChecksDefinition:
                 metadata={"folder": str(export_folder(source, settings))},
             )
         with connect(settings, read_only=True) as con:
-            result = reconcile_run(con, source, settings)
+            result = reconcile_run(con, source, settings, window=window)
         totals = {k: str(v) for k, v in result.totals().items()}
         files = [
             {

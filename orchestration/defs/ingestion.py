@@ -1,7 +1,8 @@
 """dlt assets: one multi-asset per source, keyed to match the dbt sources (`raw_<source>`)."""
 
 from collections.abc import Iterator
-from datetime import date
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
@@ -10,9 +11,10 @@ from dagster_dlt.translator import DltResourceTranslatorData
 
 from ingestion._common import day_start_unix
 from ingestion._quarantine import with_quarantine_counts
+from orchestration.partitions import BACKFILL_POLICY, DAILY_PARTITIONS
 from orchestration.settings import DEFAULT_WAREHOUSE, PROJECT_ROOT, Settings, load_settings
 from orchestration.sources import SOURCES, SourceInputs, SourceSpec
-from orchestration.warehouse import dlt_pipeline, earliest_loaded_unix
+from orchestration.warehouse import dlt_pipeline, loaded_span_unix
 
 WRITE_POOL = "duckdb_write"
 # who answers for the assets in the Dagster UI (a team, or a person's email)
@@ -40,14 +42,66 @@ class RawTableTranslator(DagsterDltTranslator):
         )
 
 
-def needs_backfill(spec: SourceSpec, settings: Settings) -> bool:
-    """True when the window starts before the earliest bucket already loaded."""
-    wanted = day_start_unix(settings.start_date)
+def resume_day(spec: SourceSpec, settings: Settings) -> date:
+    """The first day the daily run of an API source reads: the last day already loaded minus
+    the lookback (providers restate recent days; merging on the natural key makes the overlap
+    harmless), never before the window start. The whole window when a cursor table is empty or
+    the window starts before its earliest loaded bucket (the window was moved back).
+
+    What is loaded is read from the warehouse, not from dlt's cursor state: backfill runs of
+    other ranges load with the cursor off, and the warehouse is what they leave behind.
+    """
+    latest: list[int] = []
     for table, column in spec.cursor_columns.items():
-        earliest = earliest_loaded_unix(settings, spec.dataset, table, column)
-        if earliest is not None and earliest > wanted:
-            return True
-    return False
+        first, last = loaded_span_unix(settings, spec.dataset, table, column)
+        if first is None or last is None or first > day_start_unix(settings.start_date):
+            return settings.start_date
+        latest.append(last)
+    if not latest:
+        return settings.start_date
+    resume = datetime.fromtimestamp(min(latest), UTC).date()
+    resume -= timedelta(days=settings.lookback_days)
+    # a window that now ends before the data loaded still re-reads its last day
+    return max(settings.start_date, min(resume, settings.end_date - timedelta(days=1)))
+
+
+def run_window(
+    context: dg.AssetExecutionContext, spec: SourceSpec, configured: Settings
+) -> tuple[Settings, str]:
+    """The settings of this run's source (its window narrowed to the run's partitions) and a
+    description of the window for the log.
+
+    A run over the configured window is the daily run: API sources resume (`resume_day`).
+    Any other range of partitions is a backfill: its days are read again, all of them.
+    """
+    window = context.partition_time_window
+    start, end = window.start.date(), window.end.date()
+    settings = replace(configured, start_date=start, end_date=end)
+    daily = (start, end) == (configured.start_date, configured.end_date)
+    if spec.kind != "api":
+        return settings, f"{start}..{end}"
+    if not daily:
+        return settings, f"{start}..{end}, backfill: every day read again"
+    resume = resume_day(spec, settings)
+    if resume == start:
+        return settings, f"{start}..{end}, every day of the window read"
+    return replace(settings, start_date=resume), (
+        f"{resume}..{end} (the window {start}..{end}, resuming {settings.lookback_days} days "
+        "before the last day loaded)"
+    )
+
+
+def check_simulated_window(given: Any, run: Settings, configured: Settings) -> None:
+    """The embedded simulator serves the configured window only: name the variables when a
+    backfill asks it for other days."""
+    if given.simulated and (
+        run.start_date < configured.start_date or run.end_date > configured.end_date
+    ):
+        raise dg.Failure(
+            f"{given.source}: days {run.start_date}..{run.end_date} are outside the simulated "
+            f"window {configured.start_date}..{configured.end_date}; set AISPEND_START_DATE "
+            "and AISPEND_END_DATE to cover them, or give the source its real key or export path"
+        )
 
 
 def _placeholder_source(spec: SourceSpec) -> Any:
@@ -69,6 +123,8 @@ def build_source_assets(spec: SourceSpec) -> dg.AssetsDefinition:
         dlt_pipeline=placeholder_pipeline,
         name=f"{spec.name}_ingest",
         dagster_dlt_translator=RawTableTranslator(spec),
+        partitions_def=DAILY_PARTITIONS,
+        backfill_policy=BACKFILL_POLICY,
         pool=WRITE_POOL,
     )
     def _assets(
@@ -76,8 +132,8 @@ def build_source_assets(spec: SourceSpec) -> dg.AssetsDefinition:
         dlt: DagsterDltResource,
         source_inputs: dg.ResourceParam[SourceInputs],
     ) -> Iterator[Any]:
-        settings = load_settings()
-        if spec.provider not in settings.providers:
+        configured = load_settings()
+        if spec.provider not in configured.providers:
             context.log.info(f"{spec.provider} is not in AISPEND_PROVIDERS; nothing loaded")
             for key in context.selected_asset_keys:
                 yield dg.MaterializeResult(
@@ -85,16 +141,14 @@ def build_source_assets(spec: SourceSpec) -> dg.AssetsDefinition:
                 )
             return
         given = source_inputs.by_source[spec.name]
-        backfill = spec.kind == "api" and needs_backfill(spec, settings)
-        context.log.info(
-            f"loading {given.describe()} for {settings.start_date}..{settings.end_date} "
-            f"(end exclusive, lookback {settings.lookback_days} d"
-            f"{', backfill of the whole window' if backfill else ''})"
-        )
+        settings, described = run_window(context, spec, configured)
+        check_simulated_window(given, settings, configured)
+        context.log.info(f"loading {given.describe()} for {described} (UTC days, end exclusive)")
         pipeline = dlt_pipeline(spec.name, settings, settings.dlt_pipelines_dir)
         events = dlt.run(
             context=context,
-            dlt_source=source_inputs.build(spec.name, settings, backfill=backfill),
+            # API sources read exactly [start, end): the cursor state is off (`resume_day`)
+            dlt_source=source_inputs.build(spec.name, settings, backfill=True),
             dlt_pipeline=pipeline,
         )
         # file sources: `quarantined_rows`, the rows this load set aside in raw_<source>.quarantine

@@ -95,10 +95,13 @@ def run_to_fact(keys: list[Any]) -> Any:
     import dagster as dg
 
     from orchestration.definitions import defs
+    from orchestration.partitions import daily_run_tags
 
     job = defs.resolve_job_def("aispend_daily")
     with dg.DagsterInstance.ephemeral() as instance:
-        return job.execute_in_process(instance=instance, raise_on_error=False, asset_selection=keys)
+        return job.execute_in_process(
+            instance=instance, raise_on_error=False, asset_selection=keys, tags=daily_run_tags()
+        )
 
 
 def failure_text(result: Any) -> str:

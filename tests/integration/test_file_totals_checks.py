@@ -55,6 +55,7 @@ def test_stale_raw_rows_fail_the_focus_check_and_block_the_models_downstream(tmp
     ).run(focus_source(str(stale.parent), START, END))
 
     from orchestration.definitions import defs
+    from orchestration.partitions import daily_run_tags
 
     with pytest.MonkeyPatch.context() as mp:
         clean_env(mp)
@@ -63,7 +64,9 @@ def test_stale_raw_rows_fail_the_focus_check_and_block_the_models_downstream(tmp
         mp.setenv("AISPEND_END_DATE", END.isoformat())
         job = defs.resolve_job_def("aispend_daily")
         with dg.DagsterInstance.ephemeral() as instance:
-            result = job.execute_in_process(instance=instance, raise_on_error=False)
+            result = job.execute_in_process(
+                instance=instance, raise_on_error=False, tags=daily_run_tags()
+            )
             alerted = failed_checks(instance, result.run_id)
 
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}

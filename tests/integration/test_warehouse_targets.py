@@ -134,7 +134,7 @@ def test_dlt_loads_raw_dataset_and_merges_on_both_targets(
     caplog.set_level(logging.DEBUG)
     pipeline = wh.dlt_pipeline("demo", settings, settings.dlt_pipelines_dir)
     assert pipeline.destination.destination_name == settings.target
-    assert wh.earliest_loaded_unix(settings, "raw_demo", "costs", "start_time") is None
+    assert wh.loaded_span_unix(settings, "raw_demo", "costs", "start_time") == (None, None)
 
     first = [{"id": i, "start_time": 1_785_000_000 + i, "amount": f"{i}.10"} for i in range(3)]
     pipeline.run(_costs(first))
@@ -144,7 +144,8 @@ def test_dlt_loads_raw_dataset_and_merges_on_both_targets(
     assert wh.table_exists(settings, "raw_demo", "costs")
     frame = wh.read_frame(settings, "select id, amount from raw_demo.costs order by id")
     assert frame.values.tolist() == [[0, "0.10"], [1, "1.10"], [2, "9.99"]]
-    assert wh.earliest_loaded_unix(settings, "raw_demo", "costs", "start_time") == 1_785_000_000
+    span = wh.loaded_span_unix(settings, "raw_demo", "costs", "start_time")
+    assert span == (1_785_000_000, 1_785_000_002)
 
     if settings.target == "postgres":
         password = settings.postgres.password

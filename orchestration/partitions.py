@@ -1,0 +1,93 @@
+"""Daily partitions of the ingestion assets, and the UTC days a run is responsible for.
+
+Every dlt asset is partitioned by UTC day, so Dagster's backfill UI can reload any range of
+days, in runs of at most `DAYS_PER_RUN` (its multi-run backfill policy). A run names its days
+with Dagster's partition-range tags; the dbt models, analytics and exports are not
+partitioned and always cover the configured window (AISPEND_START_DATE..AISPEND_END_DATE).
+
+Two kinds of run read these tags:
+- the daily run (`aispend run`, the schedule): its range is the configured window, and API
+  sources resume from the last day already loaded, minus the lookback;
+- any other range (a backfill from the UI, `aispend backfill`): the sources read exactly its
+  days again, whatever is loaded already (export files unchanged since their last load are
+  still skipped: their rows are there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import date, timedelta
+from typing import Any
+
+import dagster as dg
+
+from orchestration.settings import ConfigError, today_utc
+
+# the first day a partition exists for: before 2023 no provider had a usage or cost API
+FIRST_DAY = date(2023, 1, 1)
+# today's partition exists (end_offset=1): usage APIs already report its finished hours
+DAILY_PARTITIONS = dg.DailyPartitionsDefinition(
+    start_date=FIRST_DAY.isoformat(), end_offset=1, timezone="UTC"
+)
+# a backfill's runs: a month of days each keeps a year's backfill under a few GiB
+DAYS_PER_RUN = 31
+BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=DAYS_PER_RUN)
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+PARTITION = "dagster/partition"
+
+
+def last_day() -> date:
+    """The newest partition: today (UTC)."""
+    return today_utc()
+
+
+def window_tags(start: date, end: date) -> dict[str, str]:
+    """The run tags of the UTC days [start, end): a range of daily partitions.
+
+    Raises ConfigError when the days are not all partitions (before FIRST_DAY, or after today).
+    """
+    if start >= end:
+        raise ConfigError(f"window start {start} must be before its end {end}")
+    if start < FIRST_DAY:
+        raise ConfigError(
+            f"AISPEND_START_DATE {start} is before {FIRST_DAY}, the first daily partition"
+        )
+    final = end - timedelta(days=1)
+    if final > last_day():
+        raise ConfigError(
+            f"AISPEND_END_DATE {end} (exclusive) reaches past today ({last_day()}): days that "
+            "have not begun have no partition"
+        )
+    return {RANGE_START: start.isoformat(), RANGE_END: final.isoformat()}
+
+
+def tags_window(tags: Mapping[str, str]) -> tuple[date, date] | None:
+    """The UTC days [start, end) a run's tags name, or None for a run without partitions."""
+    first, last = tags.get(RANGE_START), tags.get(RANGE_END)
+    if first is None and tags.get(PARTITION):
+        first = last = tags[PARTITION]
+    if first is None or last is None:
+        return None
+    return date.fromisoformat(first), date.fromisoformat(last) + timedelta(days=1)
+
+
+def chunks(start: date, end: date, days: int = DAYS_PER_RUN) -> Iterator[tuple[date, date]]:
+    """[start, end) in consecutive ranges of at most `days` days, oldest first: the runs a
+    multi-run backfill of those partitions is made of."""
+    at = start
+    while at < end:
+        upto = min(at + timedelta(days=days), end)
+        yield at, upto
+        at = upto
+
+
+def daily_run_tags(settings: Any = None) -> dict[str, str]:
+    """The tags of the daily run: the configured window's partitions (settings from the
+    environment unless given)."""
+    if settings is None:
+        from orchestration.settings import load_settings
+
+        settings = load_settings()
+    return window_tags(settings.start_date, settings.end_date)
