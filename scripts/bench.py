@@ -5,8 +5,9 @@ Sections (all by default, `--only` picks some):
 * ingestion    the real dlt pipelines of every source into a fresh DuckDB file, rows/s; beside
                it DuckDB reading the same payloads (`read_json`/`read_csv`/`read_parquet`). The
                simulator's serving time (building each API response) is measured apart.
-* backfill     the whole daily job (`aispend run`) over `--days` on a fresh warehouse, in a child
-               process: wall time and peak memory of its process tree.
+* backfill     `aispend backfill` over `--days` on a fresh warehouse, in a child process (the
+               ingestion in runs of 31 daily partitions, as Dagster's backfill splits it, then
+               the rest of the graph once): wall time and peak memory of its process tree.
 * dbt          `dbt build` per layer (staging, intermediate, marts) on the backfilled warehouse;
                beside it one hand-written DuckDB statement producing the spend per provider,
                day, project, key and model from the raw tables, checked against
@@ -277,8 +278,11 @@ def aispend_run(
     log: Path,
     label: str,
     world_end: date | None = None,
+    command: str = "run",
 ) -> dict[str, Any]:
     """The whole daily job (`aispend run`) in a child process; fails the bench if it fails.
+    `command="backfill"`: `aispend backfill`, the ingestion in runs of 31 days as Dagster's
+    backfill makes them, then the rest of the graph once.
 
     `world_end`: the simulated world's end (AISPEND_SIMULATOR_WORLD_END), fixed across a
     backfill and the next day's run so the next day sees the same past and only the new
@@ -289,14 +293,16 @@ def aispend_run(
     timings = log.with_suffix(".steps.json")
     timings.unlink(missing_ok=True)
     cmd = [
-        sys.executable, "-m", "orchestration.cli", "run", "--log-level", "WARNING",
+        sys.executable, "-m", "orchestration.cli", command, "--log-level", "WARNING",
         "--timings-json", str(timings),
     ]  # fmt: skip
-    say(f"{label}: aispend run {start}..{end} ({(end - start).days} days) → {log}")
+    say(f"{label}: aispend {command} {start}..{end} ({(end - start).days} days) → {log}")
     out = run_child(cmd, env, log)
     if out["returncode"] != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
-        raise BenchError(f"{label}: aispend run exited {out['returncode']} (log {log}):\n{tail}")
+        raise BenchError(
+            f"{label}: aispend {command} exited {out['returncode']} (log {log}):\n{tail}"
+        )
     say(
         f"{label}: {out['seconds']:.1f} s, peak memory {out['peak_rss_bytes'] / GIB:.2f} GiB "
         f"(process tree; largest process {out['largest_process_rss_bytes'] / GIB:.2f} GiB: "
@@ -1184,6 +1190,7 @@ def main(argv: list[str] | None = None) -> int:
                 work / "logs" / f"backfill_{days}.log",
                 f"backfill {days} days",
                 world_end=next_day if "incremental" in only else None,
+                command="backfill",
             )
             peaks.append(back["peak_rss_bytes"])
             if "backfill" in only:
@@ -1213,6 +1220,7 @@ def main(argv: list[str] | None = None) -> int:
                         work / "logs" / f"backfill_{h}.log",
                         f"history {h} days: backfill",
                         world_end=next_day,
+                        command="backfill",
                     )
                     peaks.append(first["peak_rss_bytes"])
                 nxt = aispend_run(
