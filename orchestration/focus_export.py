@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.settings import Settings
+from orchestration.settings import Settings, duckdb_config
 from orchestration.warehouse import Warehouse, connect, copy_into_duckdb, duckdb_file
 
 FOCUS_TABLE = "marts.focus_ai_spend"
@@ -70,10 +70,12 @@ def _focus_connection(warehouse: Warehouse) -> Iterator[duckdb.DuckDBPyConnectio
     (read-only), or on PostgreSQL an in-memory copy of the table (types kept), so the files
     are written the same way from either target."""
     if not (isinstance(warehouse, Settings) and warehouse.target == "postgres"):
-        with duckdb.connect(str(duckdb_file(warehouse)), read_only=True) as con:
+        with duckdb.connect(
+            str(duckdb_file(warehouse)), read_only=True, config=duckdb_config()
+        ) as con:
             yield con
         return
-    with connect(warehouse, read_only=True) as src, duckdb.connect() as con:
+    with connect(warehouse, read_only=True) as src, duckdb.connect(config=duckdb_config()) as con:
         schema, table = FOCUS_TABLE.split(".")
         con.execute(f"create schema {schema}")
         copy_into_duckdb(src, schema, table, con, FOCUS_TABLE)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.settings import Settings
+from orchestration.settings import Settings, duckdb_config
 from orchestration.warehouse import Warehouse, copy_into_duckdb, duckdb_file, list_tables
 from orchestration.warehouse import connect as warehouse_connect
 
@@ -120,7 +120,10 @@ def _copy_from_postgres(
     schemas: tuple[str, ...],
     result: PublishResult,
 ) -> None:
-    with warehouse_connect(settings, read_only=True) as src, duckdb.connect() as con:
+    with (
+        warehouse_connect(settings, read_only=True) as src,
+        duckdb.connect(config=duckdb_config()) as con,
+    ):
         con.execute(f"attach '{tmp_db}' as dst (storage_version '{STORAGE_VERSION}')")
         for schema, table in list_tables(src, schemas):
             con.execute(f'create schema if not exists dst."{schema}"')
@@ -136,7 +139,7 @@ def _copy_from_duckdb(
     schemas: tuple[str, ...],
     result: PublishResult,
 ) -> None:
-    with duckdb.connect() as con:
+    with duckdb.connect(config=duckdb_config()) as con:
         con.execute(f"attach '{warehouse}' as src (read_only)")
         con.execute(f"attach '{tmp_db}' as dst (storage_version '{STORAGE_VERSION}')")
         for schema, table in _tables(con, schemas):

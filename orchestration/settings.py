@@ -22,6 +22,11 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 DEFAULT_WINDOW_DAYS = 180
+# DuckDB's own default is 80% of the machine's memory, and it fills that with cached blocks
+# of the warehouse file: a year's backfill at `large` held 18.6 GiB. Every DuckDB connection
+# of the pipeline (dlt, dbt, the Python assets) gets this limit instead and spills to disk.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"
+_MEMORY_LIMIT = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 TARGETS = ("duckdb", "postgres")
 # libpq's own variables, so psql, dbt-postgres and every other client agree on the server
 POSTGRES_DEFAULTS = {
@@ -94,6 +99,8 @@ class Settings:
     simulator_world_end: date | None = None
     target: str = "duckdb"
     postgres: PostgresSettings = field(default_factory=PostgresSettings)
+    # AISPEND_DUCKDB_MEMORY_LIMIT, handed to dbt; the Python side reads it with duckdb_config()
+    duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
 
     @property
     def dlt_pipelines_dir(self) -> Path:
@@ -111,7 +118,11 @@ class Settings:
     def dbt_env(self) -> dict[str, str]:
         """Environment for the dbt subprocess: the target (AISPEND_DBT_TARGET), the DuckDB file
         and, on PostgreSQL, libpq's PG* variables with their defaults filled in."""
-        env = {"AISPEND_WAREHOUSE": str(self.warehouse), "AISPEND_DBT_TARGET": self.dbt_target}
+        env = {
+            "AISPEND_WAREHOUSE": str(self.warehouse),
+            "AISPEND_DBT_TARGET": self.dbt_target,
+            "AISPEND_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+        }
         if self.target == "postgres":
             env.update(self.postgres.libpq_env())
         return env
@@ -141,6 +152,23 @@ def _parse_world_end(env: Mapping[str, str], end: date) -> date | None:
             f"{end.isoformat()}: the simulated world must cover the window"
         )
     return world_end
+
+
+def duckdb_memory_limit(env: Mapping[str, str] | None = None) -> str:
+    """`AISPEND_DUCKDB_MEMORY_LIMIT` (default 3GB): the memory limit of every DuckDB
+    connection; raise ConfigError when it is not a size such as 3GB or 500MB."""
+    env = os.environ if env is None else env
+    raw = env.get("AISPEND_DUCKDB_MEMORY_LIMIT", "").strip() or DEFAULT_DUCKDB_MEMORY_LIMIT
+    if not _MEMORY_LIMIT.fullmatch(raw):
+        raise ConfigError(
+            f"AISPEND_DUCKDB_MEMORY_LIMIT={raw!r} is not a size such as 3GB, 1.5GiB or 500MB"
+        )
+    return raw
+
+
+def duckdb_config(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The configuration every DuckDB connection of the pipeline opens with."""
+    return {"memory_limit": duckdb_memory_limit(env)}
 
 
 def _parse_int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -253,4 +281,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         simulator_seed=_parse_int(env, "AISPEND_SIMULATOR_SEED", 42),
         simulator_scale=_parse_scale(env),
         simulator_world_end=_parse_world_end(env, end),
+        duckdb_memory_limit=duckdb_memory_limit(env),
     )

@@ -47,7 +47,7 @@ import duckdb
 import pandas as pd
 
 from ingestion._dlt_merge import install as install_split_key_merge
-from orchestration.settings import Settings
+from orchestration.settings import Settings, duckdb_config
 
 Warehouse = Settings | Path
 
@@ -162,7 +162,8 @@ def connect(warehouse: Warehouse, read_only: bool = False) -> Iterator[Connectio
     from PG* settings, autocommit, a read-only session when asked.
     """
     if _target(warehouse) == "duckdb":
-        with duckdb.connect(str(_duckdb_path(warehouse)), read_only=read_only) as raw:
+        path = str(_duckdb_path(warehouse))
+        with duckdb.connect(path, read_only=read_only, config=duckdb_config()) as raw:
             yield Connection(raw, "duckdb")
         return
     raw = postgres_connect(warehouse)  # type: ignore[arg-type]
@@ -211,7 +212,10 @@ def dlt_destination(warehouse: Warehouse) -> Any:
     """dlt's destination for the target: duckdb (the file) or postgres (the server)."""
     install_split_key_merge()  # one DELETE per merge/primary key, not one joined by OR
     if _target(warehouse) == "duckdb":
-        return dlt.destinations.duckdb(str(_duckdb_path(warehouse)))
+        from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+        credentials = DuckDbCredentials(str(_duckdb_path(warehouse)), global_config=duckdb_config())
+        return dlt.destinations.duckdb(credentials=credentials)
     from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
     pg = warehouse.postgres  # type: ignore[union-attr]

@@ -69,3 +69,25 @@ def test_bad_values_name_the_variable(env, named):
 def test_reporting_currency_defaults_to_usd_and_is_upper_cased():
     assert load_settings({}).reporting_currency == "USD"
     assert load_settings({"AISPEND_CURRENCY": " eur "}).reporting_currency == "EUR"
+
+
+def test_every_duckdb_connection_gets_the_memory_limit(tmp_path):
+    import duckdb
+
+    from orchestration.settings import duckdb_config
+    from orchestration.warehouse import connect
+
+    assert duckdb_config({}) == {"memory_limit": "3GB"}
+    assert duckdb_config({"AISPEND_DUCKDB_MEMORY_LIMIT": " 1.5GiB "}) == {"memory_limit": "1.5GiB"}
+    with pytest.raises(ConfigError, match="AISPEND_DUCKDB_MEMORY_LIMIT='lots'"):
+        load_settings({"AISPEND_DUCKDB_MEMORY_LIMIT": "lots"})
+    settings = load_settings(
+        {"AISPEND_WAREHOUSE": str(tmp_path / "w.duckdb"), "AISPEND_DUCKDB_MEMORY_LIMIT": "512MB"}
+    )
+    assert settings.dbt_env()["AISPEND_DUCKDB_MEMORY_LIMIT"] == "512MB"
+    duckdb.connect(str(tmp_path / "w.duckdb")).close()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AISPEND_DUCKDB_MEMORY_LIMIT", "512MB")
+        with connect(settings) as con:
+            (limit,) = con.execute("select current_setting('memory_limit')").fetchone()
+    assert limit == "488.2 MiB"  # 512 MB
