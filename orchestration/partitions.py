@@ -5,12 +5,16 @@ days, in runs of at most `DAYS_PER_RUN` (its multi-run backfill policy). A run n
 with Dagster's partition-range tags; the dbt models, analytics and exports are not
 partitioned and always cover the configured window (AISPEND_START_DATE..AISPEND_END_DATE).
 
-Two kinds of run read these tags:
-- the daily run (`aispend run`, the schedule): its range is the configured window, and API
-  sources resume from the last day already loaded, minus the lookback;
-- any other range (a backfill from the UI, `aispend backfill`): the sources read exactly its
-  days again, whatever is loaded already (export files unchanged since their last load are
-  still skipped: their rows are there).
+Two kinds of run:
+- the daily run (`aispend run`, the schedule), tagged `aispend/run: daily`. Its sources cover
+  the configured window: API sources resume from the last day already loaded, minus the
+  lookback; export-file sources skip files unchanged since their last load. Its partition
+  range is only the window's last days, the lookback and the newest day: Dagster writes one
+  materialization event per partition and asset, and a range of the whole window would make
+  the daily run's cost grow with the window (365 days cost 100 s of events in a test);
+- any other run of partitions (a backfill from the UI, `aispend backfill`): the sources read
+  exactly its days again, whatever is loaded already (export files unchanged since their last
+  load are still skipped: their rows are there).
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ DAILY_PARTITIONS = dg.DailyPartitionsDefinition(
 DAYS_PER_RUN = 31
 BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=DAYS_PER_RUN)
 
+# the tag of the daily run (its sources cover the configured window)
+DAILY_RUN = ("aispend/run", "daily")
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 PARTITION = "dagster/partition"
@@ -83,11 +89,23 @@ def chunks(start: date, end: date, days: int = DAYS_PER_RUN) -> Iterator[tuple[d
         at = upto
 
 
+def is_daily_run(tags: Mapping[str, str]) -> bool:
+    return tags.get(DAILY_RUN[0]) == DAILY_RUN[1]
+
+
+def daily_tags(start: date, end: date, lookback_days: int) -> dict[str, str]:
+    """The tags of the daily run over the configured window [start, end): its partitions are
+    the window's last `lookback_days + 1` days."""
+    first = max(start, end - timedelta(days=lookback_days + 1))
+    return {**window_tags(first, end), DAILY_RUN[0]: DAILY_RUN[1]}
+
+
 def daily_run_tags(settings: Any = None) -> dict[str, str]:
-    """The tags of the daily run: the configured window's partitions (settings from the
-    environment unless given)."""
+    """`daily_tags` of the configured window (settings from the environment unless given);
+    ConfigError when the window does not fit the partitions."""
     if settings is None:
         from orchestration.settings import load_settings
 
         settings = load_settings()
-    return window_tags(settings.start_date, settings.end_date)
+    window_tags(settings.start_date, settings.end_date)  # the whole window must be partitions
+    return daily_tags(settings.start_date, settings.end_date, settings.lookback_days)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.partitions import window_tags
+from orchestration.partitions import daily_run_tags
 from orchestration.settings import ConfigError, load_settings
 
 daily_job = dg.define_asset_job(
@@ -12,8 +12,9 @@ daily_job = dg.define_asset_job(
     selection=dg.AssetSelection.all(),
     description=(
         "Land every provider's billing data, rebuild the models and run all checks. The "
-        "ingestion assets are partitioned by day: a run names its days with a partition range "
-        "(the schedule and `aispend run` name the configured window)."
+        "ingestion assets are partitioned by day: a run names its days with a partition range; "
+        "the schedule's and `aispend run`'s daily run (tag aispend/run=daily) covers the "
+        "configured window and names its last days."
     ),
 )
 
@@ -29,8 +30,7 @@ daily_job = dg.define_asset_job(
 )
 def daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
     try:
-        settings = load_settings()
-        tags = window_tags(settings.start_date, settings.end_date)
+        tags = daily_run_tags(load_settings())
     except ConfigError as exc:
         return dg.SkipReason(f"configuration error: {exc}")
     return dg.RunRequest(tags=tags)

@@ -107,8 +107,10 @@ def _file_totals_check(source: str) -> dg.AssetChecksDefinition:
     )
     def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
         settings = load_settings()
-        # the files of the run's days: a backfill run of a month checks that month's files
-        window = partitions.tags_window(context.run.tags)
+        # the files of the run's days: the daily run checks the configured window's, a
+        # backfill run of a month that month's
+        tags = context.run.tags
+        window = None if partitions.is_daily_run(tags) else partitions.tags_window(tags)
         provider = SOURCES[source].provider
         if provider not in settings.providers:
             return dg.AssetCheckResult(

@@ -11,6 +11,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 
 from ingestion._common import day_start_unix
 from ingestion._quarantine import with_quarantine_counts
+from orchestration import partitions
 from orchestration.partitions import BACKFILL_POLICY, DAILY_PARTITIONS
 from orchestration.settings import DEFAULT_WAREHOUSE, PROJECT_ROOT, Settings, load_settings
 from orchestration.sources import SOURCES, SourceInputs, SourceSpec
@@ -68,27 +69,27 @@ def resume_day(spec: SourceSpec, settings: Settings) -> date:
 def run_window(
     context: dg.AssetExecutionContext, spec: SourceSpec, configured: Settings
 ) -> tuple[Settings, str]:
-    """The settings of this run's source (its window narrowed to the run's partitions) and a
-    description of the window for the log.
+    """The settings of this run's source and a description of its window for the log.
 
-    A run over the configured window is the daily run: API sources resume (`resume_day`).
-    Any other range of partitions is a backfill: its days are read again, all of them.
+    The daily run covers the configured window: API sources resume (`resume_day`). Any other
+    run is a backfill of its partitions: their days are read again, all of them.
     """
+    if partitions.is_daily_run(context.run.tags):
+        settings = configured
+        start, end = settings.start_date, settings.end_date
+        if spec.kind != "api":
+            return settings, f"{start}..{end}"
+        resume = resume_day(spec, settings)
+        if resume == start:
+            return settings, f"{start}..{end}, every day of the window read"
+        return replace(settings, start_date=resume), (
+            f"{resume}..{end} (the window {start}..{end}, resuming {settings.lookback_days} "
+            "days before the last day loaded)"
+        )
     window = context.partition_time_window
     start, end = window.start.date(), window.end.date()
     settings = replace(configured, start_date=start, end_date=end)
-    daily = (start, end) == (configured.start_date, configured.end_date)
-    if spec.kind != "api":
-        return settings, f"{start}..{end}"
-    if not daily:
-        return settings, f"{start}..{end}, backfill: every day read again"
-    resume = resume_day(spec, settings)
-    if resume == start:
-        return settings, f"{start}..{end}, every day of the window read"
-    return replace(settings, start_date=resume), (
-        f"{resume}..{end} (the window {start}..{end}, resuming {settings.lookback_days} days "
-        "before the last day loaded)"
-    )
+    return settings, f"{start}..{end}, backfill: every day read again"
 
 
 def check_simulated_window(given: Any, run: Settings, configured: Settings) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from orchestration.partitions import window_tags
+from orchestration.partitions import daily_tags
 from orchestration.settings import PROJECT_ROOT
 from tests.conftest import query
 from tests.support.dagster_deployment import dagster_deployment
@@ -98,7 +98,7 @@ def test_runs_events_and_schedules_live_in_postgres(
             repository_location_name=LOCATION,
             repository_name=REPOSITORY,
             run_config=RUN_CONFIG,
-            tags={**window_tags(START, END), "aispend/test": "dagster_on_postgres"},
+            tags={**daily_tags(START, END, lookback_days=3), "aispend/test": "dagster_on_postgres"},
         )
         status = _wait(
             "the run to finish",

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from orchestration.partitions import window_tags
+from orchestration.partitions import daily_tags
 from tests.conftest import fact_by_provider_day
 from tests.support.dagster_deployment import Deployment, dagster_deployment
 
@@ -54,7 +54,7 @@ def _submit(client: Any, n: int) -> str:
         repository_location_name=LOCATION,
         repository_name=REPOSITORY,
         run_config=RUN_CONFIG,
-        tags={**window_tags(START, END), "aispend/test": f"run_queue_{n}"},
+        tags={**daily_tags(START, END, lookback_days=3), "aispend/test": f"run_queue_{n}"},
     )
     return run_id
 

@@ -70,8 +70,13 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         _env(mp, root / "backfill" / "warehouse.duckdb")
         out["backfill_rc"] = cli.main(["backfill", "--days-per-run", "3", "--log-level", "ERROR"])
         _env(mp, root / "daily" / "warehouse.duckdb")
-        ok, _ = cli.run_pipeline("ERROR")
+        ok, result = cli.run_pipeline("ERROR")
         assert ok, "the single daily run failed"
+    out["daily_partitions"] = {
+        m.partition
+        for m in result.asset_materializations_for_node("openai_ingest")
+        if m.asset_key.path[-1] == "completions_usage"
+    }
     out["backfill"] = root / "backfill" / "warehouse.duckdb"
     out["daily"] = root / "daily" / "warehouse.duckdb"
     return out
@@ -90,6 +95,14 @@ def test_a_backfill_in_runs_of_days_loads_what_one_run_loads(
     assert fact_by_provider_day(backfill) == fact
     allocated = "select sum(billed_cost_usd), count(*) from marts.fct_ai_spend_allocated"
     assert query(backfill, allocated) == query(daily, allocated)
+    # the daily run loaded the whole window but names only its last days (lookback 3 + 1):
+    # a partition range of the whole window costs an event per day and asset
+    assert warehouses["daily_partitions"] == {
+        "2026-10-01",
+        "2026-10-02",
+        "2026-10-03",
+        "2026-10-04",
+    }
 
 
 def test_a_backfill_of_days_in_the_middle_reads_them_again(warehouses: dict[str, Any]) -> None:

@@ -74,16 +74,27 @@ def test_chunks_tile_the_window_oldest_first(days):
     assert sum((b - a).days for a, b in ranges) == 365
 
 
-def test_the_schedule_requests_the_configured_window(monkeypatch):
-    for name in ("AISPEND_START_DATE", "AISPEND_END_DATE"):
+def test_the_daily_run_names_only_the_last_days_of_its_window():
+    tags = partitions.daily_tags(date(2025, 12, 1), date(2026, 12, 1), lookback_days=3)
+    assert partitions.is_daily_run(tags)
+    assert partitions.tags_window(tags) == (date(2026, 11, 27), date(2026, 12, 1))
+    short = partitions.daily_tags(date(2026, 11, 29), date(2026, 12, 1), lookback_days=3)
+    assert partitions.tags_window(short) == (date(2026, 11, 29), date(2026, 12, 1))
+    assert not partitions.is_daily_run(partitions.window_tags(date(2026, 1, 1), date(2026, 2, 1)))
+
+
+def test_the_schedule_requests_the_daily_run_of_the_configured_window(monkeypatch):
+    for name in ("AISPEND_START_DATE", "AISPEND_END_DATE", "AISPEND_LOOKBACK_DAYS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AISPEND_START_DATE", "2026-06-01")
     monkeypatch.setenv("AISPEND_END_DATE", "2026-07-01")
+    monkeypatch.setenv("AISPEND_LOOKBACK_DAYS", "5")
     schedule = defs.resolve_schedule_def("aispend_daily_schedule")
     with dg.instance_for_test() as instance:
         data = schedule.evaluate_tick(dg.build_schedule_context(instance=instance))
     (request,) = data.run_requests
-    assert partitions.tags_window(request.tags) == (date(2026, 6, 1), date(2026, 7, 1))
+    assert partitions.is_daily_run(request.tags)
+    assert partitions.tags_window(request.tags) == (date(2026, 6, 25), date(2026, 7, 1))
 
     monkeypatch.setenv("AISPEND_START_DATE", "2020-01-01")
     with dg.instance_for_test() as instance:
