@@ -21,6 +21,10 @@ import duckdb
 from orchestration.settings import ConfigError, Settings, load_settings
 from orchestration.warehouse import Connection, connect
 
+# the tag `aispend backfill` (and any run of given days) puts on its runs, beside the daily
+# run's `aispend/run=daily`: the two tell apart in the Dagster UI's run list
+BACKFILL_RUN = {"aispend/run": "backfill"}
+
 
 def run_pipeline(
     log_level: str = "INFO",
@@ -35,7 +39,8 @@ def run_pipeline(
     from orchestration.partitions import daily_run_tags, window_tags
 
     job = defs.resolve_job_def("aispend_daily")
-    tags = daily_run_tags() if window is None else window_tags(*window)
+    # a run of other days than the daily run's is a backfill of them (as the UI's are)
+    tags = daily_run_tags() if window is None else {**window_tags(*window), **BACKFILL_RUN}
     with (
         dg.DagsterInstance.get() if _has_dagster_home() else dg.DagsterInstance.ephemeral() as inst
     ):

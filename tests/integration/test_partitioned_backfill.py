@@ -128,6 +128,7 @@ def test_a_backfill_of_days_in_the_middle_reads_them_again(warehouses: dict[str,
         _env(mp, daily)
         ok, result = cli.run_pipeline("ERROR", (MIDDLE, date(2026, 10, 2)), _openai_keys())
         assert ok
+        assert result.dagster_run.tags["aispend/run"] == "backfill"
         ok, _ = cli.run_pipeline("ERROR")
         assert ok
     loaded = {
