@@ -9,7 +9,6 @@ import dagster as dg
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from ingestion._common import day_start_unix
 from ingestion._quarantine import with_quarantine_counts
 from orchestration import partitions
 from orchestration.partitions import BACKFILL_POLICY, DAILY_PARTITIONS
@@ -52,18 +51,22 @@ def resume_day(spec: SourceSpec, settings: Settings) -> date:
     What is loaded is read from the warehouse, not from dlt's cursor state: backfill runs of
     other ranges load with the cursor off, and the warehouse is what they leave behind.
     """
-    latest: list[int] = []
+    latest: list[date] = []
     for table, column in spec.cursor_columns.items():
         first, last = loaded_span_unix(settings, spec.dataset, table, column)
-        if first is None or last is None or first > day_start_unix(settings.start_date):
+        # by UTC day: hourly buckets of the first day may start after midnight
+        if first is None or last is None or _utc_day(first) > settings.start_date:
             return settings.start_date
-        latest.append(last)
+        latest.append(_utc_day(last))
     if not latest:
         return settings.start_date
-    resume = datetime.fromtimestamp(min(latest), UTC).date()
-    resume -= timedelta(days=settings.lookback_days)
+    resume = min(latest) - timedelta(days=settings.lookback_days)
     # a window that now ends before the data loaded still re-reads its last day
     return max(settings.start_date, min(resume, settings.end_date - timedelta(days=1)))
+
+
+def _utc_day(unix: int) -> date:
+    return datetime.fromtimestamp(unix, UTC).date()
 
 
 def run_window(

@@ -101,3 +101,73 @@ def test_the_schedule_requests_the_daily_run_of_the_configured_window(monkeypatc
         data = schedule.evaluate_tick(dg.build_schedule_context(instance=instance))
     assert not data.run_requests
     assert "AISPEND_START_DATE 2020-01-01" in (data.skip_message or "")
+
+
+# --------------------------------------------------------------------------- resume_day
+
+
+def _loaded(tmp_path, days_by_table):
+    """A warehouse whose raw_openai cursor tables hold buckets starting on the given days."""
+    import duckdb
+
+    from ingestion._common import day_start_unix
+    from orchestration.settings import load_settings
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema raw_openai")
+        for table, days in days_by_table.items():
+            con.execute(f"create table raw_openai.{table} (start_time bigint)")
+            for day in days:
+                # an hour into the day: the resume day is the bucket's UTC day
+                con.execute(f"insert into raw_openai.{table} values ({day_start_unix(day) + 3600})")
+    return load_settings(
+        {
+            "AISPEND_WAREHOUSE": str(warehouse),
+            "AISPEND_START_DATE": "2026-03-01",
+            "AISPEND_END_DATE": "2026-04-01",
+            "AISPEND_LOOKBACK_DAYS": "3",
+        }
+    )
+
+
+def test_the_daily_run_resumes_from_the_last_day_loaded_minus_the_lookback(tmp_path):
+    from orchestration.defs.ingestion import resume_day
+    from orchestration.sources import SOURCES
+
+    settings = _loaded(
+        tmp_path,
+        {
+            "completions_usage": [date(2026, 3, 1), date(2026, 3, 20)],
+            # the table that is furthest behind decides
+            "costs": [date(2026, 3, 1), date(2026, 3, 18)],
+        },
+    )
+    assert resume_day(SOURCES["openai"], settings) == date(2026, 3, 15)
+
+
+@pytest.mark.parametrize(
+    ("usage", "costs", "expected"),
+    [
+        # a table with nothing loaded: the whole window
+        ([date(2026, 3, 1), date(2026, 3, 20)], [], date(2026, 3, 1)),
+        # the window now starts before the earliest day loaded: the whole window
+        ([date(2026, 3, 5), date(2026, 3, 20)], [date(2026, 3, 5)], date(2026, 3, 1)),
+        # never before the window start
+        ([date(2026, 3, 1), date(2026, 3, 2)], [date(2026, 3, 1)], date(2026, 3, 1)),
+        # data loaded past the window's end: its last day is still read again
+        (
+            [date(2026, 3, 1), date(2026, 4, 20)],
+            [date(2026, 3, 1), date(2026, 4, 20)],
+            date(2026, 3, 31),
+        ),
+    ],
+)
+def test_resume_day_reads_the_whole_window_or_its_last_day_when_it_must(
+    tmp_path, usage, costs, expected
+):
+    from orchestration.defs.ingestion import resume_day
+    from orchestration.sources import SOURCES
+
+    settings = _loaded(tmp_path, {"completions_usage": usage, "costs": costs})
+    assert resume_day(SOURCES["openai"], settings) == expected
