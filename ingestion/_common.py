@@ -190,10 +190,13 @@ def cursor_client(
 class DayWindow:
     """The UTC days [start, end) a run is responsible for, and how it re-reads recent days.
 
-    Every resource keeps a dlt cursor on its bucket start (unix seconds). A run reads from the
-    cursor minus the lookback (providers restate recent days; merging on the natural key makes
-    the overlap harmless), never before the window start, up to the window end. `backfill`
-    ignores the cursor and reads the whole window (dlt turns state off when `end_value` is set).
+    Every resource keeps a dlt cursor on its bucket start (unix seconds). Without `backfill`,
+    a run reads from the stored cursor minus the lookback (providers restate recent days;
+    merging on the natural key makes the overlap harmless), never before the window start, up
+    to the window end. `backfill` ignores the cursor and reads exactly [start, end) (dlt turns
+    state off when `end_value` is set). The Dagster assets always pass `backfill`: the daily
+    run computes its start from what the warehouse holds (`orchestration.defs.ingestion.
+    resume_day`), since backfill runs of other days leave the stored cursor behind.
     """
 
     start: date

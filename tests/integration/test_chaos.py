@@ -289,8 +289,8 @@ def test_a_failed_run_resumes_where_the_committed_data_end(
     chaos_env: pytest.MonkeyPatch, tmp_path: Path, keys: list[Any]
 ) -> None:
     """Days 1-10 load; the run for days 1-14 dies on the cost endpoints and leaves the marts as
-    they were (no half-written day); the next run re-reads from the committed cursor minus the
-    lookback (not from day 1), and every provider-day then equals the truth, once."""
+    they were (no half-written day); the next run re-reads from the last committed day minus
+    the lookback (not from day 1), and every provider-day then equals the truth, once."""
     warehouse = tmp_path / "warehouse.duckdb"
     plan = FaultPlan([], page_limit=4)
     with Simulator(SimConfig(seed=SEED, start=START, end=END), faults=plan) as sim:
