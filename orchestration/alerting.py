@@ -21,7 +21,7 @@ from alerts.collect import DEFAULT_LOOKBACK_DAYS, collect_alerts
 from alerts.model import Alert, run_failure_alert
 from alerts.state import DispatchReport
 from orchestration.serving import SERVING_FILE, serving_dir
-from orchestration.settings import Settings
+from orchestration.settings import Settings, duckdb_config
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def collect_run_alerts(
         day = settings.end_date
         head = [untrusted_data_alert(checks, run_id, dagster_url(), on=day)] if checks else []
         return head + [check_alert(c, dagster_url(), on=day) for c in checks]
-    with duckdb.connect(str(served), read_only=True) as con:
+    with duckdb.connect(str(served), read_only=True, config=duckdb_config()) as con:
         return collect_alerts(
             con,
             settings.end_date,

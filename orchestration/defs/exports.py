@@ -14,7 +14,7 @@ from orchestration.defs.ingestion import OWNERS, WRITE_POOL
 from orchestration.defs.transform import dbt_models
 from orchestration.focus_export import export_focus
 from orchestration.serving import SERVING_FILE, publish, serving_dir
-from orchestration.settings import load_settings
+from orchestration.settings import duckdb_config, load_settings
 
 
 @dg.asset(
@@ -117,7 +117,7 @@ def daily_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = load_settings()
     out_dir = reports_dir(settings.warehouse)
     served = serving_dir(settings.warehouse) / SERVING_FILE
-    with duckdb.connect(str(served), read_only=True) as con:
+    with duckdb.connect(str(served), read_only=True, config=duckdb_config()) as con:
         result = render_daily_report(
             con, settings.end_date, out_dir, dagster_url=os.environ.get("AISPEND_DAGSTER_URL")
         )

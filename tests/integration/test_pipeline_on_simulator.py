@@ -15,6 +15,7 @@ import pytest
 
 from ingestion.simulator import SimConfig, Simulator
 from ingestion.simulator.exports import daily_totals as export_totals
+from orchestration.settings import duckdb_config
 from tests.conftest import clean_env, fact_by_provider_day, failed_checks, materialize_all, query
 
 pytestmark = pytest.mark.integration
@@ -306,7 +307,9 @@ def test_running_the_same_window_again_changes_no_total(simulated_run):
     serving = warehouse.parent / "serving" / "aispend.duckdb"
     total_sql = "select count(*), sum(billed_cost_usd) from marts.fct_ai_spend"
     expected_total = query(serving, total_sql)[0]
-    held = duckdb.connect(str(serving), read_only=True)
+    # with the pipeline's configuration: DuckDB refuses a second connection to a file open in
+    # the same process with another one (a BI tool, in its own process, may use any)
+    held = duckdb.connect(str(serving), read_only=True, config=duckdb_config())
     errors: list[BaseException] = []
     reads = 0
     stop = threading.Event()

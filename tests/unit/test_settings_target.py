@@ -12,7 +12,11 @@ PASSWORD = "pgpw-MARKER-unit-5d1c0e9a"
 def test_duckdb_is_the_default_target():
     s = load_settings({})
     assert s.target == "duckdb" and s.dbt_target == "duckdb"
-    assert s.dbt_env() == {"AISPEND_WAREHOUSE": str(s.warehouse), "AISPEND_DBT_TARGET": "duckdb"}
+    assert s.dbt_env() == {
+        "AISPEND_WAREHOUSE": str(s.warehouse),
+        "AISPEND_DBT_TARGET": "duckdb",
+        "AISPEND_DUCKDB_MEMORY_LIMIT": "3GB",
+    }
     assert s.describe_warehouse() == f"duckdb {s.warehouse}"
 
 
@@ -23,6 +27,7 @@ def test_postgres_defaults_follow_libpq_names():
     assert s.dbt_env() == {
         "AISPEND_WAREHOUSE": str(s.warehouse),
         "AISPEND_DBT_TARGET": "postgres",
+        "AISPEND_DUCKDB_MEMORY_LIMIT": "3GB",
         "PGHOST": "127.0.0.1",
         "PGPORT": "5432",
         "PGUSER": "aispend",
