@@ -70,6 +70,7 @@ LONGEST_FIRST = (
     "tests/integration/test_bench.py",
     "tests/integration/test_pipeline_on_simulator.py",
     "tests/e2e/test_run_queue.py",
+    "tests/e2e/test_backfill_daemon.py",
     "tests/integration/test_configured_endpoints.py",
     "tests/e2e/test_dagster_on_postgres.py",
     "tests/integration/test_pipeline_on_both_targets.py",
