@@ -1,7 +1,8 @@
 -- Telemetry usage per export day file (and format), UTC request day, provider, API key, model,
 -- feature, team and customer. Incremental by export day: each run rebuilds only the days whose
--- files were loaded, re-delivered or changed since the last run (the pre-hook deletes them,
--- the select below re-reads them), so the daily run's cost follows new data, not history.
+-- files were loaded, re-delivered or changed since the last run (the pre-hook finds and deletes
+-- them, the select below reads every day left unbuilt), so the daily run's cost follows new
+-- data, not history.
 -- `dbt build --full-refresh` rebuilds it from all telemetry.
 {{ config(
     materialized='incremental',
@@ -17,9 +18,10 @@ requests as (
     select requests.*
     from {{ ref('int_telemetry__requests_unioned') }} as requests
     {% if is_incremental() %}
-        -- only the export days that changed since the last build
-        where requests.export_date in (
-            {{ telemetry_changed_export_days(ref('int_telemetry__requests_unioned'), this) }}
+        -- only the export days that changed since the last build: the pre-hook has just
+        -- deleted them, so they are the days not built
+        where requests.export_date not in (
+            select built.export_date from {{ this }} as built
         )
     {% endif %}
 
