@@ -21,10 +21,6 @@ import duckdb
 from orchestration.settings import ConfigError, Settings, load_settings
 from orchestration.warehouse import Connection, connect
 
-# the tag `aispend backfill` (and any run of given days) puts on its runs, beside the daily
-# run's `aispend/run=daily`: the two tell apart in the Dagster UI's run list
-BACKFILL_RUN = {"aispend/run": "backfill"}
-
 
 def run_pipeline(
     log_level: str = "INFO",
@@ -36,11 +32,11 @@ def run_pipeline(
     import dagster as dg
 
     from orchestration.definitions import defs
-    from orchestration.partitions import daily_run_tags, window_tags
+    from orchestration.partitions import backfill_tags, daily_run_tags
 
     job = defs.resolve_job_def("aispend_daily")
     # a run of other days than the daily run's is a backfill of them (as the UI's are)
-    tags = daily_run_tags() if window is None else {**window_tags(*window), **BACKFILL_RUN}
+    tags = daily_run_tags() if window is None else backfill_tags(*window)
     with (
         dg.DagsterInstance.get() if _has_dagster_home() else dg.DagsterInstance.ephemeral() as inst
     ):
@@ -71,11 +67,15 @@ def run_backfill(
     rest = sorted(set(defs.resolve_all_asset_keys()) - ingestion)
     ranges = list(chunks(settings.start_date, settings.end_date, days_per_run or DAYS_PER_RUN))
     steps: dict[str, float] = {}
+
+    def add_steps(result: Any) -> None:
+        for step, seconds in step_seconds(result).items():
+            steps[step] = steps.get(step, 0.0) + seconds
+
     for i, window in enumerate(ranges, 1):
         started = time.monotonic()
         ok, result = run_pipeline(log_level, window, sorted(ingestion))
-        for step, seconds in step_seconds(result).items():
-            steps[step] = steps.get(step, 0.0) + seconds
+        add_steps(result)
         print(
             f"aispend backfill: run {i}/{len(ranges)} loaded {window[0]}..{window[1]} "
             f"({(window[1] - window[0]).days} days) {'in' if ok else 'FAILED after'} "
@@ -85,8 +85,7 @@ def run_backfill(
         if not ok:
             return False, result, steps
     ok, result = run_pipeline(log_level, selection=rest)
-    for step, seconds in step_seconds(result).items():
-        steps[step] = steps.get(step, 0.0) + seconds
+    add_steps(result)
     return ok, result, steps
 
 

@@ -37,8 +37,10 @@ DAILY_PARTITIONS = dg.DailyPartitionsDefinition(
 DAYS_PER_RUN = 31
 BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=DAYS_PER_RUN)
 
-# the tag of the daily run (its sources cover the configured window)
+# the tag of the daily run (its sources cover the configured window), and of a backfill's
+# runs started here (`aispend backfill`): the two tell apart in the Dagster UI's run list
 DAILY_RUN = ("aispend/run", "daily")
+BACKFILL_RUN = ("aispend/run", "backfill")
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 PARTITION = "dagster/partition"
@@ -91,6 +93,17 @@ def chunks(start: date, end: date, days: int = DAYS_PER_RUN) -> Iterator[tuple[d
 
 def is_daily_run(tags: Mapping[str, str]) -> bool:
     return tags.get(DAILY_RUN[0]) == DAILY_RUN[1]
+
+
+def backfill_window(tags: Mapping[str, str]) -> tuple[date, date] | None:
+    """The days [start, end) a backfill run reads again; None for the daily run (its sources
+    cover the configured window) and for a run without partitions."""
+    return None if is_daily_run(tags) else tags_window(tags)
+
+
+def backfill_tags(start: date, end: date) -> dict[str, str]:
+    """The tags of a backfill run of the days [start, end)."""
+    return {**window_tags(start, end), BACKFILL_RUN[0]: BACKFILL_RUN[1]}
 
 
 def daily_tags(start: date, end: date, lookback_days: int) -> dict[str, str]:

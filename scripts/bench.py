@@ -328,25 +328,16 @@ def aispend_run(
 def write_exports_first(env: dict[str, str]) -> float:
     """Seconds the embedded simulator takes to write the export files of a run's window, in
     this process, where the run will find them (it then writes nothing): a provider's files
-    exist before a backfill reads them, so the backfill's figure is the pipeline's alone."""
-    from ingestion.simulator import SimConfig, Simulator
+    exist before a backfill reads them, so the backfill's figure is the pipeline's alone.
+    Opens the run's own inputs (`open_inputs`), so the folder and world are the run's."""
     from orchestration.settings import load_settings
-    from orchestration.sources import simulator_export_root, write_simulated_exports
+    from orchestration.sources import open_inputs
 
     with patched_environ(env):
         settings = load_settings()
-        kwargs: dict[str, Any] = {
-            "seed": settings.simulator_seed,
-            "start": settings.start_date,
-            "end": settings.end_date,
-            "world_end": settings.simulator_world_end,
-        }
-        if scale_supported():
-            kwargs["scale"] = settings.simulator_scale
-        config = SimConfig(**kwargs)
         t0 = time.perf_counter()
-        with Simulator(config) as sim:
-            write_simulated_exports(sim, config, simulator_export_root(settings))
+        with open_inputs(settings):
+            pass
         return time.perf_counter() - t0
 
 

@@ -109,8 +109,7 @@ def _file_totals_check(source: str) -> dg.AssetChecksDefinition:
         settings = load_settings()
         # the files of the run's days: the daily run checks the configured window's, a
         # backfill run of a month that month's
-        tags = context.run.tags
-        window = None if partitions.is_daily_run(tags) else partitions.tags_window(tags)
+        window = partitions.backfill_window(context.run.tags)
         provider = SOURCES[source].provider
         if provider not in settings.providers:
             return dg.AssetCheckResult(

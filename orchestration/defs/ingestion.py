@@ -77,22 +77,21 @@ def run_window(
     The daily run covers the configured window: API sources resume (`resume_day`). Any other
     run is a backfill of its partitions: their days are read again, all of them.
     """
-    if partitions.is_daily_run(context.run.tags):
-        settings = configured
-        start, end = settings.start_date, settings.end_date
-        if spec.kind != "api":
-            return settings, f"{start}..{end}"
-        resume = resume_day(spec, settings)
-        if resume == start:
-            return settings, f"{start}..{end}, every day of the window read"
-        return replace(settings, start_date=resume), (
-            f"{resume}..{end} (the window {start}..{end}, resuming {settings.lookback_days} "
-            "days before the last day loaded)"
-        )
-    window = context.partition_time_window
-    start, end = window.start.date(), window.end.date()
-    settings = replace(configured, start_date=start, end_date=end)
-    return settings, f"{start}..{end}, backfill: every day read again"
+    window = partitions.backfill_window(context.run.tags)
+    if window is not None:
+        start, end = window
+        settings = replace(configured, start_date=start, end_date=end)
+        return settings, f"{start}..{end}, backfill: every day read again"
+    start, end = configured.start_date, configured.end_date
+    if spec.kind != "api":
+        return configured, f"{start}..{end}"
+    resume = resume_day(spec, configured)
+    if resume == start:
+        return configured, f"{start}..{end}, every day of the window read"
+    return replace(configured, start_date=resume), (
+        f"{resume}..{end} (the window {start}..{end}, resuming {configured.lookback_days} "
+        "days before the last day loaded)"
+    )
 
 
 def check_simulated_window(given: Any, run: Settings, configured: Settings) -> None:
