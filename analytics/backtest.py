@@ -79,18 +79,27 @@ class BacktestConfig:
     min_train_days: int = 14
 
 
+#: a Monday: origins fall on it and every `spacing_days` from it (a multiple of 7 keeps them
+#: on Mondays)
+ORIGIN_GRID = pd.Timestamp("2024-01-01")
+
+
 def origins_for(days: pd.DatetimeIndex, config: BacktestConfig) -> list[pd.Timestamp]:
     """Origins (first test day) oldest first; each test window ends within the data.
 
-    Origins fall on Mondays: the last is the latest Monday whose test window ends within the
-    data, the others `spacing_days` apart before it. So the origins stay the same all week: the
-    figures do not shift with every new day, and a daily run re-uses each origin's result
-    (`cache_dir` of backtest_all) instead of refitting every series at every origin."""
+    Origins lie on a fixed grid: Mondays `spacing_days` apart, counted from ORIGIN_GRID
+    (with the default 14 days, every other Monday). The last is the latest grid day whose test
+    window ends within the data, the others `spacing_days` apart before it. So the origins stay
+    the same for `spacing_days`, and when they move, only the newest is new: the others are
+    the same days as before, and a daily run re-uses their results (`cache_dir` of
+    backtest_all) instead of refitting every series at every origin. Anchoring on the end of
+    the data instead (the latest Monday) moved all of them by a week every other week: a
+    refit of every series at every origin, on up to all of its history."""
     if len(days) == 0:
         return []
     first, end = days.min(), days.max() + pd.Timedelta(days=1)
     last = end - pd.Timedelta(days=config.horizon_days)
-    last -= pd.Timedelta(days=last.day_of_week)  # back to its Monday
+    last -= pd.Timedelta(days=(last - ORIGIN_GRID).days % config.spacing_days)
     out = [last - pd.Timedelta(days=config.spacing_days * i) for i in range(config.n_origins)]
     return sorted(o for o in out if (o - first).days >= config.min_train_days)
 

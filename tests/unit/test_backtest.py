@@ -36,30 +36,35 @@ def test_origins_are_spaced_back_from_the_end_and_need_training_days() -> None:
     days = pd.date_range("2026-01-01", "2026-04-30", freq="D")
     config = BacktestConfig(n_origins=5, spacing_days=14, horizon_days=28, min_train_days=60)
     origins = origins_for(days, config)
-    # last origin: the Monday on or before 28 days before the end (Fri 2026-04-03 -> Mon
-    # 03-30); then every 14 days back while ≥ 60 training days
-    assert [o.date().isoformat() for o in origins] == ["2026-03-02", "2026-03-16", "2026-03-30"]
+    # last origin: the grid Monday (every other Monday from 2024-01-01) on or before 28 days
+    # before the end (Fri 2026-04-03 -> Mon 03-23); then every 14 days back while ≥ 60
+    # training days
+    assert [o.date().isoformat() for o in origins] == ["2026-03-09", "2026-03-23"]
 
 
-def test_origins_stay_the_same_all_week() -> None:
+def test_origins_stay_for_two_weeks_and_then_only_one_is_new() -> None:
     config = BacktestConfig()
     seen = {
         tuple(origins_for(pd.date_range("2026-01-01", end, freq="D"), config))
-        # data through Sunday 05-03 ... Saturday 05-09: the window ends Monday ... Sunday
-        for end in pd.date_range("2026-05-03", "2026-05-09", freq="D")
+        # data through Sunday 05-03 ... Saturday 05-16: the window ends Monday 05-04 ... Sunday
+        # 05-17, its last origin on or before 04-06 ... 04-19
+        for end in pd.date_range("2026-05-03", "2026-05-16", freq="D")
     }
     assert len(seen) == 1
     (origins,) = seen
-    assert all(o.day_of_week == 0 for o in origins)
-    nxt = origins_for(pd.date_range("2026-01-01", "2026-05-10", freq="D"), config)
-    assert nxt[-1] - origins[-1] == pd.Timedelta(days=7)
+    assert len(origins) == 5 and all(o.day_of_week == 0 for o in origins)
+    nxt = origins_for(pd.date_range("2026-01-01", "2026-05-17", freq="D"), config)
+    # the origins move on by one: four are the same days (their cached fits are re-used)
+    assert nxt[-1] - origins[-1] == pd.Timedelta(days=14)
+    assert nxt[:-1] == list(origins[1:])
 
 
 def test_prophet_on_a_noisy_weekly_series_is_calibrated_and_beats_seasonal_naive() -> None:
     row = backtest_one(periodic(168, noise=0.1, seed=11), BacktestConfig(), SERIAL)
     assert row["method"] == "prophet"
     assert row["n_origins"] == 5 and row["n_points"] == 5 * 28
-    assert row["origins"].split(",")[-1] == "2026-05-25"  # 2026-06-21 + 1 - 28 days
+    # 2026-06-21 + 1 - 28 days = Mon 05-25, back to the grid (every other Monday from 2024-01-01)
+    assert row["origins"].split(",")[-1] == "2026-05-18"
     # seasonal-naive's error is the difference of two noisy days (sqrt 2 sigma), the
     # model's about sigma
     assert 0.5 < row["mase"] < 0.9
