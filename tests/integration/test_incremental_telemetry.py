@@ -21,7 +21,7 @@ import pytest
 
 from ingestion.telemetry import telemetry_source
 from orchestration.settings import Settings, load_settings
-from orchestration.warehouse import dlt_destination
+from orchestration.warehouse import connect, dlt_destination
 from tests.conftest import query
 from tests.support.dbt import run_dbt
 from tests.support.postgres import (  # noqa: F401  (fixtures)
@@ -34,7 +34,11 @@ from tests.unit.test_telemetry_source import call, log_line, otlp_doc, s, span
 pytestmark = pytest.mark.integration
 
 DAY1, DAY2, DAY3 = "2026-03-01", "2026-03-02", "2026-03-03"
-MODELS = ("int_telemetry__usage_by_export_day", "int_telemetry__daily_usage")
+MODELS = (
+    "int_telemetry__usage_by_export_day",
+    "int_telemetry__daily_usage",
+    "int_telemetry__cost_weights",
+)
 GRAIN = "request_date, provider, api_key_id, model, feature, team, customer_id"
 SUMS = (
     "requests, retries, errors, input_tokens, cached_input_tokens, cache_write_tokens, "
@@ -47,6 +51,10 @@ BY_EXPORT_DAY = (
     f"order by {', '.join(str(n) for n in range(1, 17))}"
 )
 DAILY = f"select usage_key, {GRAIN}, {SUMS} from intermediate.int_telemetry__daily_usage order by 1"
+WEIGHTS = (
+    f"select usage_key, {GRAIN}, {SUMS}, total_tokens, estimated_cost_usd "
+    "from intermediate.int_telemetry__cost_weights order by 1"
+)
 
 
 def _deliver(path: Path, text: str) -> None:
@@ -95,9 +103,29 @@ class Warehouse:
             r for r in results if r["unique_id"].endswith(".int_telemetry__usage_by_export_day")
         ]
         assert ("export days that changed" in model["compiled_code"]) is not first
-        incremental = (self.query(BY_EXPORT_DAY), self.query(DAILY))
+        incremental = (self.query(BY_EXPORT_DAY), self.query(DAILY), self.query(WEIGHTS))
         self.build("--full-refresh")
-        assert (self.query(BY_EXPORT_DAY), self.query(DAILY)) == incremental
+        assert (self.query(BY_EXPORT_DAY), self.query(DAILY), self.query(WEIGHTS)) == incremental
+
+    def set_price(self, usd_per_million: int) -> None:
+        """One input and output price for every model the telemetry uses, in the raw price book."""
+        with connect(self.settings) as con:
+            con.execute("create schema if not exists raw_reference")
+            con.execute("drop table if exists raw_reference.price_book")
+            con.execute(
+                "create table raw_reference.price_book as select distinct provider, model, "
+                "cast(classes.token_class as varchar) as token_class, "
+                "cast('standard' as varchar) as service_tier, "
+                "cast(0 as bigint) as tier_min_input_tokens, "
+                "cast('2026-01-01' as date) as valid_from, cast(null as date) as valid_to, "
+                f"cast({usd_per_million} as decimal(38, 12)) as usd_per_million, "
+                "cast('token' as varchar) as unit, cast('test' as varchar) as price_source, "
+                "cast(null as varchar) as matched_model_id, "
+                "cast(null as varchar) as matched_provider_id, "
+                "cast(null as varchar) as override_id, cast(null as varchar) as note "
+                "from intermediate.int_telemetry__daily_usage cross join "
+                "(select 'input' as token_class union all select 'output') as classes"
+            )
 
 
 def logged(rid: str, day: str, tokens: int) -> str:
@@ -179,3 +207,13 @@ def test_incremental_usage_follows_every_change_to_the_raw_telemetry(tmp_path, s
     wh.load()
     wh.assert_equals_a_rebuild()
     assert [r for r in requests_per_day(wh) if r[0] == "otlp"] == []
+
+    # a price change reprices every day of the weights (they store the book they used)
+    wh.set_price(2)
+    wh.assert_equals_a_rebuild()
+    total = "select sum(estimated_cost_usd) from intermediate.int_telemetry__cost_weights"
+    (before,) = wh.query(total)
+    wh.set_price(4)
+    wh.assert_equals_a_rebuild()
+    (after,) = wh.query(total)
+    assert before[0] > 0 and after[0] == 2 * before[0]

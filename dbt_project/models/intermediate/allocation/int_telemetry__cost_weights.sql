@@ -3,12 +3,42 @@
 -- true-up: a shared key's bill is spread over its requests by their share of estimated cost.
 -- A group where some model has no price falls back to tokens, then to requests, so that the
 -- weights of one group are always in one unit.
+-- Incremental by request day: each run prices only the request days whose telemetry changed
+-- (the pre-hook finds and deletes them), and every day again when the price book changed
+-- (its fingerprint is stored on each row). `dbt build --full-refresh` rebuilds it whole.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{% if is_incremental() %}{{ delete_days_to_rebuild(this, 'request_date in (' ~ telemetry_changed_request_days(ref('int_telemetry__daily_usage'), this, 'api_key_id is not null') ~ ') or price_book_fingerprint is distinct from (' ~ price_book_fingerprint(ref('int_price_book')) ~ ')', {'load_id': 'varchar', 'price_book_fingerprint': 'varchar'}) }}{% endif %}"
+) }}
+
 with
+
+{% if is_incremental() %}
+    -- only the request days not built: new, changed (deleted by the pre-hook) or all of them
+    -- after a price change
+    days_to_build as (
+
+        {{ days_not_built(ref('int_telemetry__daily_usage'), this, 'request_date', 'api_key_id is not null') }}
+
+    ),
+{% endif %}
 
 usage as (
 
-    select * from {{ ref('int_telemetry__daily_usage') }}
-    where api_key_id is not null
+    select daily.*
+    from {{ ref('int_telemetry__daily_usage') }} as daily
+    {% if is_incremental() %}
+        inner join days_to_build on daily.request_date = days_to_build.day_to_build
+    {% endif %}
+    where daily.api_key_id is not null
+
+),
+
+fingerprint as (
+
+    {{ price_book_fingerprint(ref('int_price_book')) }}
 
 ),
 
@@ -96,7 +126,9 @@ final as (
         cache_write_tokens,
         output_tokens,
         total_tokens,
-        estimated_cost_usd
+        estimated_cost_usd,
+        load_id,
+        (select fingerprint.fingerprint from fingerprint) as price_book_fingerprint
 
     from estimated
 

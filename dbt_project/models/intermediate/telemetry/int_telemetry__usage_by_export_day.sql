@@ -13,16 +13,22 @@
 
 with
 
+{% if is_incremental() %}
+    -- only the export days that changed since the last build: the pre-hook has just deleted
+    -- them, so they are the days not built
+    days_to_build as (
+
+        {{ days_not_built(ref('int_telemetry__requests_unioned'), this, 'export_date') }}
+
+    ),
+{% endif %}
+
 requests as (
 
     select requests.*
     from {{ ref('int_telemetry__requests_unioned') }} as requests
     {% if is_incremental() %}
-        -- only the export days that changed since the last build: the pre-hook has just
-        -- deleted them, so they are the days not built
-        where requests.export_date not in (
-            select built.export_date from {{ this }} as built
-        )
+        inner join days_to_build on requests.export_date = days_to_build.day_to_build
     {% endif %}
 
 ),
