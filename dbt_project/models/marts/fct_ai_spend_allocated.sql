@@ -105,31 +105,20 @@ telemetry_parts as (
 
 ),
 
-telemetry_weighted as (
-
-    select
-        *,
-        case
-            when bool_and(is_priced) over row_parts and sum(estimated_cost_usd) over row_parts > 0
-                then cast(estimated_cost_usd as double precision)
-            when sum(total_tokens) over row_parts > 0 then cast(total_tokens as double precision)
-            else cast(requests as double precision)
-        end as weight
-    from telemetry_parts
-    window row_parts as (partition by spend_key)
-
-),
-
+-- Shares from exact totals: the sums are decimal or integer (the same whatever order the
+-- threads add them in) and each share is one division of two of them. Summing float weights
+-- instead gave shares that differed in their last bits from run to run, and with them
+-- allocated tokens and the cent-fractions of the split amounts.
 telemetry_totals as (
 
     select
-        spend_key,
-        team,
-        feature,
-        customer,
-        weight,
-        sum(weight) over (partition by spend_key) as total_weight
-    from telemetry_weighted
+        *,
+        bool_and(is_priced) over row_parts as all_priced,
+        sum(estimated_cost_usd) over row_parts as total_cost_usd,
+        sum(total_tokens) over row_parts as total_tokens_of_row,
+        sum(requests) over row_parts as total_requests
+    from telemetry_parts
+    window row_parts as (partition by spend_key)
 
 ),
 
@@ -140,9 +129,15 @@ telemetry_shares as (
         team,
         feature,
         customer,
-        weight / total_weight as share
+        case
+            when all_priced and total_cost_usd > 0
+                then cast(estimated_cost_usd as double precision) / cast(total_cost_usd as double precision)
+            when total_tokens_of_row > 0
+                then cast(total_tokens as double precision) / cast(total_tokens_of_row as double precision)
+            else cast(requests as double precision) / cast(total_requests as double precision)
+        end as share
     from telemetry_totals
-    where total_weight > 0
+    where (all_priced and total_cost_usd > 0) or total_tokens_of_row > 0 or total_requests > 0
 
 ),
 
@@ -194,7 +189,8 @@ folded as (
         resolved.allocation_rule_id,
         resolved.allocation_rule_line,
         resolved.allocation_method,
-        sum(resolved.share) as allocation_share
+        -- summed exactly (folded parts), then back to a float for the split
+        cast(sum(cast(resolved.share as decimal(38, 18))) as double precision) as allocation_share
     from resolved
     left join teams on resolved.team = teams.team
     group by
