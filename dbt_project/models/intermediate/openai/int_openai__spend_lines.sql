@@ -111,13 +111,20 @@ cost_lines as (
 
 ),
 
-final as (
+lines as (
 
     select * from usage_lines
     union all
     select * from other_usage_lines
     union all
     select * from cost_lines
+
+),
+
+-- usage comes in hourly buckets: summed to the fact grain per day
+final as (
+
+    {{ sum_spend_lines('lines') }}
 
 )
 
