@@ -1,65 +1,50 @@
-{#- The export days whose telemetry differs from what `built` (int_telemetry__usage_by_export_day)
-    was built from. A day's rows per format carry one dlt load id (dlt replaces a day file's
-    rows whole, merge key export_date), so a day differs when its newest load id or its number
-    of model calls differs: a day file loaded or re-delivered since, a call dlt deleted from it
-    because a later file re-delivered it (same primary key), or a day that is gone. Reads three
-    columns of the raw rows and of `built`. -#}
-{% macro telemetry_changed_export_days(requests, built) -%}
-    select coalesce(loaded.export_date, built.export_date) as export_date
+{#- The days whose rows in `upstream` differ from what `built` was built from: per day (and
+    `keys`), the newest dlt load id and the number of model calls (`upstream_calls` counts
+    them in the upstream, `where` filters the upstream rows the model reads; `built` stores
+    both as `load_id` and `requests`). Reads three columns of each. -#}
+{% macro changed_days(upstream, built, day_column, keys=[], upstream_calls='sum(requests)', where='1 = 1') -%}
+    {%- set grain = keys + [day_column] -%}
+    select coalesce(loaded.{{ day_column }}, built.{{ day_column }}) as {{ day_column }}
     from (
         select
-            telemetry_format,
-            export_date,
+            {{ grain | join(', ') }},
             max(load_id) as load_id,
-            cast(count(*) as bigint) as requests
-        from {{ requests }}
-        group by telemetry_format, export_date
+            cast({{ upstream_calls }} as bigint) as requests
+        from {{ upstream }}
+        where {{ where }}
+        group by {{ grain | join(', ') }}
     ) as loaded
     full outer join (
         select
-            telemetry_format,
-            export_date,
+            {{ grain | join(', ') }},
             max(load_id) as load_id,
             cast(sum(requests) as bigint) as requests
         from {{ built }}
-        group by telemetry_format, export_date
+        group by {{ grain | join(', ') }}
     ) as built
         on
-            loaded.telemetry_format = built.telemetry_format
-            and loaded.export_date = built.export_date
+        {%- for column in grain %}
+            {% if not loop.first %}and {% endif %}loaded.{{ column }} = built.{{ column }}
+        {%- endfor %}
     where
         loaded.load_id is distinct from built.load_id
         or loaded.requests is distinct from built.requests
 {%- endmacro %}
 
-{#- The UTC request days whose telemetry in `upstream` differs from what `built` was built from:
-    per day, the newest dlt load id and the number of model calls (`where` filters the upstream
-    rows the model reads). A request day's rows come from its export day files, so a day file
-    loaded, re-delivered or gone since moves the newest load id or the count of one of its
-    request days. Reads three columns of each. -#}
+{#- The export days whose telemetry differs from what `built` (int_telemetry__usage_by_export_day)
+    was built from. A day's rows per format carry one dlt load id (dlt replaces a day file's
+    rows whole, merge key export_date), so a day differs when its newest load id or its number
+    of model calls differs: a day file loaded or re-delivered since, a call dlt deleted from it
+    because a later file re-delivered it (same primary key), or a day that is gone. -#}
+{% macro telemetry_changed_export_days(requests, built) -%}
+    {{ changed_days(requests, built, 'export_date', ['telemetry_format'], 'count(*)') }}
+{%- endmacro %}
+
+{#- The UTC request days whose telemetry in `upstream` differs from what `built` was built from.
+    A request day's rows come from its export day files, so a day file loaded, re-delivered or
+    gone since moves the newest load id or the call count of one of its request days. -#}
 {% macro telemetry_changed_request_days(upstream, built, where='1 = 1') -%}
-    select coalesce(loaded.request_date, built.request_date) as request_date
-    from (
-        select
-            request_date,
-            max(load_id) as load_id,
-            cast(sum(requests) as bigint) as requests
-        from {{ upstream }}
-        where {{ where }}
-        group by request_date
-    ) as loaded
-    full outer join (
-        select
-            request_date,
-            max(load_id) as load_id,
-            cast(sum(requests) as bigint) as requests
-        from {{ built }}
-        group by request_date
-    ) as built
-        on loaded.request_date = built.request_date
-    where
-        loaded.load_id is distinct from built.load_id
-        or loaded.requests is distinct from built.requests
+    {{ changed_days(upstream, built, 'request_date', where=where) }}
 {%- endmacro %}
 
 {#- A fingerprint of the list-price book (int_price_book): the cost weights store the one they
