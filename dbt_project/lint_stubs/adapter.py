@@ -10,3 +10,7 @@ def dispatch(macro_name, macro_namespace=None):
 
 def get_relation(database=None, schema=None, identifier=None):
     return None
+
+
+def get_columns_in_relation(relation):
+    return []

@@ -3,6 +3,7 @@
 {% macro raw_columns__raw_openai__completions_usage() -%}
     {{ return({
         '_row_key': 'varchar',
+        '_dlt_load_id': 'varchar',
         'start_time': 'bigint',
         'project_id': 'varchar',
         'user_id': 'varchar',
@@ -21,6 +22,7 @@
 {% macro raw_columns__raw_openai__costs() -%}
     {{ return({
         '_row_key': 'varchar',
+        '_dlt_load_id': 'varchar',
         'start_time': 'bigint',
         'project_id': 'varchar',
         'api_key_id': 'varchar',
@@ -35,6 +37,7 @@
 {% macro raw_columns__raw_anthropic__messages_usage() -%}
     {{ return({
         '_row_key': 'varchar',
+        '_dlt_load_id': 'varchar',
         'bucket_start': 'bigint',
         'workspace_id': 'varchar',
         'api_key_id': 'varchar',
@@ -54,6 +57,7 @@
 {% macro raw_columns__raw_anthropic__cost_report() -%}
     {{ return({
         '_row_key': 'varchar',
+        '_dlt_load_id': 'varchar',
         'bucket_start': 'bigint',
         'workspace_id': 'varchar',
         'description': 'varchar',
@@ -71,6 +75,7 @@
 {% macro raw_columns__raw_openai__embeddings_usage() -%}
     {{ return({
         '_row_key': 'varchar',
+        '_dlt_load_id': 'varchar',
         'start_time': 'bigint',
         'input_tokens': 'bigint',
         'num_model_requests': 'bigint',
@@ -84,6 +89,7 @@
 {% macro raw_columns__raw_openai__moderations_usage() -%}
     {{ return({
         '_row_key': 'varchar',
+        '_dlt_load_id': 'varchar',
         'start_time': 'bigint',
         'input_tokens': 'bigint',
         'num_model_requests': 'bigint',
@@ -97,6 +103,7 @@
 {% macro raw_columns__raw_openai__images_usage() -%}
     {{ return({
         '_row_key': 'varchar',
+        '_dlt_load_id': 'varchar',
         'start_time': 'bigint',
         'images': 'bigint',
         'num_model_requests': 'bigint',
@@ -112,6 +119,7 @@
 {% macro raw_columns__raw_openai__audio_speeches_usage() -%}
     {{ return({
         '_row_key': 'varchar',
+        '_dlt_load_id': 'varchar',
         'start_time': 'bigint',
         'characters': 'bigint',
         'num_model_requests': 'bigint',
@@ -125,6 +133,7 @@
 {% macro raw_columns__raw_openai__audio_transcriptions_usage() -%}
     {{ return({
         '_row_key': 'varchar',
+        '_dlt_load_id': 'varchar',
         'start_time': 'bigint',
         'seconds': 'bigint',
         'num_model_requests': 'bigint',
@@ -138,6 +147,7 @@
 {% macro raw_columns__raw_openai__vector_stores_usage() -%}
     {{ return({
         '_row_key': 'varchar',
+        '_dlt_load_id': 'varchar',
         'start_time': 'bigint',
         'usage_bytes': 'bigint',
         'project_id': 'varchar'
@@ -147,6 +157,7 @@
 {% macro raw_columns__raw_openai__code_interpreter_sessions_usage() -%}
     {{ return({
         '_row_key': 'varchar',
+        '_dlt_load_id': 'varchar',
         'start_time': 'bigint',
         'num_sessions': 'bigint',
         'project_id': 'varchar'

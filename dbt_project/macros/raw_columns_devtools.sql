@@ -3,6 +3,7 @@
 {% macro raw_columns__raw_cursor__usage_events() -%}
     {{ return({
         '_row_key': 'varchar',
+        '_dlt_load_id': 'varchar',
         'day_start': 'bigint',
         'timestamp_ms': 'bigint',
         'occurrence': 'bigint',

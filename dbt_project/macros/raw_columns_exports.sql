@@ -4,6 +4,7 @@
 {% macro raw_columns__raw_aws_cur__cur_line_items() -%}
     {{ return({
         '_row_key': 'varchar',
+        '_dlt_load_id': 'varchar',
         '_billing_period': 'varchar',
         'identity_line_item_id': 'varchar',
         'bill_billing_entity': 'varchar',
@@ -28,6 +29,7 @@
 {% macro raw_columns__raw_gcp_billing__billing_export() -%}
     {{ return({
         '_row_key': 'varchar',
+        '_dlt_load_id': 'varchar',
         'billing_account_id': 'varchar',
         'service_id': 'varchar',
         'service_description': 'varchar',
@@ -51,6 +53,7 @@
 {% macro raw_columns__raw_azure_cost__cost_details() -%}
     {{ return({
         '_row_key': 'varchar',
+        '_dlt_load_id': 'varchar',
         '_schema': 'varchar',
         '_billing_month': 'varchar',
         'date': 'date',
@@ -75,6 +78,7 @@
 {% macro raw_columns__raw_focus__focus_rows() -%}
     {{ return({
         '_row_key': 'varchar',
+        '_dlt_load_id': 'varchar',
         '_billing_period': 'varchar',
         'billing_account_id': 'varchar',
         'billing_currency': 'varchar',

@@ -2,13 +2,36 @@
 -- converted with the rate of its day: to US dollars with the rate the export states where it
 -- states one, else the fx_rates seed; to the reporting currency (AISPEND_CURRENCY) through
 -- the seed's rate for that currency on the same day.
+-- Incremental by usage day (macros/day_versions.sql): a run rebuilds the days whose spend
+-- lines changed, and every day when the FX rates or the reporting currency did.
+{%- set day_inputs = [] %}
+{%- for model_name in spend_line_models() %}
+    {%- do day_inputs.append({'ref': model_name, 'piece': 'version'}) %}
+{%- endfor %}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_stale_days() }}",
+    meta={
+        'day_inputs': day_inputs,
+        'day_fingerprints': ['fx_rates', 'reporting_currency'],
+    },
+) }}
+
 with
+
+{{ day_version_ctes() }}
 
 lines as (
 
     {% for model_name in spend_line_models() %}
-        select {{ spend_line_columns() | join(', ') }}
-        from {{ ref(model_name) }}
+        select
+            {%- for column in spend_line_columns() %}
+                spend_lines.{{ column }}{% if not loop.last %},{% endif %}
+            {%- endfor %}
+        from {{ ref(model_name) }} as spend_lines
+        {{ only_days_to_build('spend_lines') }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
@@ -47,7 +70,7 @@ converted as (
 
 ),
 
-final as (
+with_amounts as (
 
     select
         *,
@@ -59,6 +82,12 @@ final as (
             end as {{ money_type() }}
         ) as billed_cost_reporting
     from converted
+
+),
+
+final as (
+
+    {{ with_day_version('with_amounts') }}
 
 )
 

@@ -8,11 +8,29 @@
 -- effective (after credits and amortised commitments), list (price book x usage) and estimated
 -- (list, only on provider-days that have no bill yet). A model the price book does not know is
 -- `unpriced` with a null list cost, never 0.
+--
+-- Incremental by usage day (macros/day_versions.sql): a run rebuilds the days whose spend lines
+-- changed, and every day when the price book did. `_day_version` is that bookkeeping.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_stale_days() }}",
+    meta={
+        'day_inputs': [{'ref': 'int_spend_lines_unioned', 'piece': 'version'}],
+        'day_fingerprints': ['price_book'],
+    },
+) }}
+
 with
+
+{{ day_version_ctes() }}
 
 lines as (
 
-    select * from {{ ref('int_spend_lines_unioned') }}
+    select lines.*
+    from {{ ref('int_spend_lines_unioned') }} as lines
+    {{ only_days_to_build('lines') }}
 
 ),
 
@@ -236,7 +254,7 @@ bases as (
 
 ),
 
-final as (
+fact_rows as (
 
     select
         spend_key,
@@ -291,6 +309,12 @@ final as (
         is_unbilled_day
 
     from bases
+
+),
+
+final as (
+
+    {{ with_day_version('fact_rows') }}
 
 )
 

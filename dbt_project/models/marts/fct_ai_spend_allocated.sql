@@ -27,23 +27,52 @@
     'charge_type', 'billing_currency', 'reporting_currency', 'pricing_status', 'has_usage', 'has_bill',
 ] + money_columns + token_columns %}
 
+{#- Incremental by usage day (macros/day_versions.sql): a run allocates the days whose fact
+    rows, rule matches or telemetry weights changed, and every day when the teams did. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_stale_days() }}",
+    meta={
+        'day_inputs': [
+            {'ref': 'fct_ai_spend', 'piece': 'version'},
+            {'ref': 'int_ai_spend__rule_matched', 'piece': 'version'},
+            {
+                'ref': 'int_telemetry__cost_weights',
+                'day': 'request_date',
+                'piece': "concat(max(load_id), '/', count(*), '/', max(price_book_fingerprint))",
+            },
+        ],
+        'day_fingerprints': ['teams'],
+    },
+) }}
+
 with
+
+{{ day_version_ctes() }}
 
 spend as (
 
-    select * from {{ ref('fct_ai_spend') }}
+    select spend.*
+    from {{ ref('fct_ai_spend') }} as spend
+    {{ only_days_to_build('spend') }}
 
 ),
 
 matched as (
 
-    select * from {{ ref('int_ai_spend__rule_matched') }}
+    select matched.*
+    from {{ ref('int_ai_spend__rule_matched') }} as matched
+    {{ only_days_to_build('matched') }}
 
 ),
 
 weights as (
 
-    select * from {{ ref('int_telemetry__cost_weights') }}
+    select weights.*
+    from {{ ref('int_telemetry__cost_weights') }} as weights
+    {{ only_days_to_build('weights', 'request_date') }}
 
 ),
 
@@ -221,7 +250,7 @@ ranked as (
 
 ),
 
-final as (
+allocated as (
 
     select
         md5(concat_ws('|', spend_key, team, feature, customer, cost_center)) as allocation_key,
@@ -255,6 +284,12 @@ final as (
         has_bill
 
     from ranked
+
+),
+
+final as (
+
+    {{ with_day_version('allocated') }}
 
 )
 

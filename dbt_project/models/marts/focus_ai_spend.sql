@@ -5,22 +5,44 @@
 -- Provider-specific columns are prefixed x_ and come after the FOCUS columns.
 -- FOCUS column names are PascalCase by the spec; quoting keeps them so on every warehouse
 -- noqa: disable=RF06
+--
+-- Incremental by usage day (macros/day_versions.sql): a run rewrites the days whose allocated
+-- rows changed. `_day_version` is that bookkeeping, not a FOCUS column: the export leaves it out.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_stale_days() }}",
+    meta={
+        'day_inputs': [
+            {'ref': 'fct_ai_spend_allocated', 'piece': 'version'},
+            {'ref': 'fct_ai_spend', 'piece': 'version'},
+        ],
+        'day_column': 'cast("ChargePeriodStart" as date)',
+    },
+) }}
+
 with
+
+{{ day_version_ctes() }}
 
 allocated as (
 
-    select * from {{ ref('fct_ai_spend_allocated') }}
+    select allocated.*
+    from {{ ref('fct_ai_spend_allocated') }} as allocated
+    {{ only_days_to_build('allocated') }}
 
 ),
 
 spend as (
 
     select
-        spend_key,
-        tags,
-        context_window,
-        price_source
-    from {{ ref('fct_ai_spend') }}
+        spend.spend_key,
+        spend.tags,
+        spend.context_window,
+        spend.price_source
+    from {{ ref('fct_ai_spend') }} as spend
+    {{ only_days_to_build('spend') }}
 
 ),
 
@@ -101,7 +123,7 @@ shaped as (
 
 ),
 
-final as (
+focus_rows as (
 
     select
         -- FOCUS 1.2 columns
@@ -202,6 +224,16 @@ final as (
         requests as "x_Requests"
 
     from shaped
+
+),
+
+final as (
+
+    select
+        focus_rows.*,
+        day_versions._day_version
+    from focus_rows
+    left join day_versions on cast(focus_rows."ChargePeriodStart" as date) = day_versions.usage_date
 
 )
 

@@ -1,11 +1,29 @@
 -- Each fact row with the one allocation rule that claims it (or none): rules valid on the row's
 -- day whose provider and match apply, the lowest priority number winning, then the most
 -- specific match type (api_key, user, tag, project, provider), then rule_id.
+-- Incremental by usage day (macros/day_versions.sql): a run matches the days whose fact rows
+-- changed, and every day when the rules did.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_stale_days() }}",
+    meta={
+        'day_inputs': [{'ref': 'fct_ai_spend', 'piece': 'version'}],
+        'day_fingerprints': ['allocation_rules'],
+        'day_new_columns': {'usage_date': 'date'},
+    },
+) }}
+
 with
+
+{{ day_version_ctes() }}
 
 spend as (
 
-    select * from {{ ref('fct_ai_spend') }}
+    select spend.*
+    from {{ ref('fct_ai_spend') }} as spend
+    {{ only_days_to_build('spend') }}
 
 ),
 
@@ -84,10 +102,11 @@ winners as (
 
 ),
 
-final as (
+matched as (
 
     select
         spend.spend_key,
+        spend.usage_date,
         winners.rule_id,
         winners.source_line as rule_line,
         winners.match_type as rule_match_type,
@@ -98,6 +117,12 @@ final as (
         coalesce(winners.split_by, 'none') as split_by
     from spend
     left join winners on spend.spend_key = winners.spend_key
+
+),
+
+final as (
+
+    {{ with_day_version('matched') }}
 
 )
 

@@ -3,17 +3,37 @@
 -- context window and geo on that day, in proportion to their tokens. One price applies within
 -- such a group, so the split is exact; rounding residue goes to the largest part, so parts
 -- add up to the line to the last decimal. Lines with no matching usage keep api_key_id null.
+-- Incremental by usage day (macros/day_versions.sql): a run rebuilds the days whose inputs changed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_stale_days() }}",
+    meta={
+        'day_inputs': [
+            {'ref': 'stg_anthropic__costs'},
+            {'ref': 'stg_anthropic__messages_usage'},
+        ],
+    },
+) }}
+
 with
+
+{{ day_version_ctes() }}
 
 costs as (
 
-    select * from {{ ref('stg_anthropic__costs') }}
+    select costs.*
+    from {{ ref('stg_anthropic__costs') }} as costs
+    {{ only_days_to_build('costs') }}
 
 ),
 
 usage as (
 
-    select * from {{ ref('stg_anthropic__messages_usage') }}
+    select usage.*
+    from {{ ref('stg_anthropic__messages_usage') }} as usage
+    {{ only_days_to_build('usage') }}
 
 ),
 
@@ -176,7 +196,7 @@ split as (
 
 ),
 
-final as (
+split_parts as (
 
     select
         cost_row_key,
@@ -197,6 +217,12 @@ final as (
         end as billed_cost
 
     from split
+
+),
+
+final as (
+
+    {{ with_day_version('split_parts') }}
 
 )
 

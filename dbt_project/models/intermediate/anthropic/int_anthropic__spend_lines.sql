@@ -1,16 +1,36 @@
 -- Anthropic at the fact grain (see docs/adding-a-source.md). The bill comes per workspace and
 -- description; int_anthropic__costs_split_by_key has already split it over the keys.
+-- Incremental by usage day (macros/day_versions.sql): a run rebuilds the days whose inputs changed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_stale_days() }}",
+    meta={
+        'day_inputs': [
+            {'ref': 'stg_anthropic__messages_usage'},
+            {'ref': 'int_anthropic__costs_split_by_key', 'piece': 'version'},
+        ],
+    },
+) }}
+
 with
+
+{{ day_version_ctes() }}
 
 usage as (
 
-    select * from {{ ref('stg_anthropic__messages_usage') }}
+    select usage.*
+    from {{ ref('stg_anthropic__messages_usage') }} as usage
+    {{ only_days_to_build('usage') }}
 
 ),
 
 costs as (
 
-    select * from {{ ref('int_anthropic__costs_split_by_key') }}
+    select costs.*
+    from {{ ref('int_anthropic__costs_split_by_key') }} as costs
+    {{ only_days_to_build('costs') }}
 
 ),
 
@@ -84,9 +104,15 @@ lines as (
 ),
 
 -- usage comes in hourly buckets: summed to the fact grain per day
-final as (
+summed as (
 
     {{ sum_spend_lines('lines') }}
+
+),
+
+final as (
+
+    {{ with_day_version('summed') }}
 
 )
 

@@ -1,19 +1,39 @@
 -- Amazon Bedrock at the fact grain (see docs/adding-a-source.md): one line per CUR line item
 -- of Bedrock (first-party and AWS Marketplace models, incl. their credit and tax lines), plus
 -- the AI rows of a FOCUS export attributed to AWS. CUR rows carry usage and cost together.
+-- Incremental by usage day (macros/day_versions.sql): a run rebuilds the days whose inputs changed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_stale_days() }}",
+    meta={
+        'day_inputs': [
+            {'ref': 'stg_aws_cur__line_items'},
+            {'ref': 'stg_focus__focus_rows'},
+        ],
+    },
+) }}
+
 with
+
+{{ day_version_ctes() }}
 
 line_items as (
 
-    select * from {{ ref('stg_aws_cur__line_items') }}
-    where is_ai
+    select line_items.*
+    from {{ ref('stg_aws_cur__line_items') }} as line_items
+    {{ only_days_to_build('line_items') }}
+    where line_items.is_ai
 
 ),
 
 focus as (
 
-    select * from {{ ref('stg_focus__focus_rows') }}
-    where is_ai and provider = 'aws_bedrock'
+    select focus.*
+    from {{ ref('stg_focus__focus_rows') }} as focus
+    {{ only_days_to_build('focus') }}
+    where focus.is_ai and focus.provider = 'aws_bedrock'
 
 ),
 
@@ -78,11 +98,17 @@ cur_lines as (
 
 ),
 
-final as (
+lines as (
 
     select * from cur_lines
     union all
     select * from focus_lines
+
+),
+
+final as (
+
+    {{ with_day_version('lines') }}
 
 )
 

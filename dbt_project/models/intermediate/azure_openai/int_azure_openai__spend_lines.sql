@@ -1,19 +1,39 @@
 -- Azure OpenAI at the fact grain (see docs/adding-a-source.md): one line per cost-details row
 -- of an Azure OpenAI meter (EA and MCA exports), plus the AI rows of FOCUS exports of
 -- separate Microsoft billing accounts.
+-- Incremental by usage day (macros/day_versions.sql): a run rebuilds the days whose inputs changed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_stale_days() }}",
+    meta={
+        'day_inputs': [
+            {'ref': 'stg_azure_cost__cost_details'},
+            {'ref': 'stg_focus__focus_rows'},
+        ],
+    },
+) }}
+
 with
+
+{{ day_version_ctes() }}
 
 cost_details as (
 
-    select * from {{ ref('stg_azure_cost__cost_details') }}
-    where is_ai
+    select cost_details.*
+    from {{ ref('stg_azure_cost__cost_details') }} as cost_details
+    {{ only_days_to_build('cost_details') }}
+    where cost_details.is_ai
 
 ),
 
 focus as (
 
-    select * from {{ ref('stg_focus__focus_rows') }}
-    where is_ai and provider = 'azure_openai'
+    select focus.*
+    from {{ ref('stg_focus__focus_rows') }} as focus
+    {{ only_days_to_build('focus') }}
+    where focus.is_ai and focus.provider = 'azure_openai'
 
 ),
 
@@ -78,11 +98,17 @@ cost_lines as (
 
 ),
 
-final as (
+lines as (
 
     select * from cost_lines
     union all
     select * from focus_lines
+
+),
+
+final as (
+
+    {{ with_day_version('lines') }}
 
 )
 

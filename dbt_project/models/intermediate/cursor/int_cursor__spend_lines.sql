@@ -1,15 +1,32 @@
 -- Cursor at the fact grain (see docs/adding-a-source.md): one line per UTC day, developer and
 -- model. billed_cost is the events' chargedCents / 100 (0 for usage included in the plan); seat
 -- fees are not in the Admin API's events and are not modelled here.
+-- Incremental by usage day (macros/day_versions.sql): a run rebuilds the days whose inputs changed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_stale_days() }}",
+    meta={
+        'day_inputs': [
+            {'ref': 'stg_cursor__usage_events'},
+        ],
+    },
+) }}
+
 with
+
+{{ day_version_ctes() }}
 
 events as (
 
-    select * from {{ ref('stg_cursor__usage_events') }}
+    select events.*
+    from {{ ref('stg_cursor__usage_events') }} as events
+    {{ only_days_to_build('events') }}
 
 ),
 
-final as (
+lines as (
 
     select
         usage_date,
@@ -37,6 +54,12 @@ final as (
 
     from events
     group by usage_date, user_email, model
+
+),
+
+final as (
+
+    {{ with_day_version('lines') }}
 
 )
 

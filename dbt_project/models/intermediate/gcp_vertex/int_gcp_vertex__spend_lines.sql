@@ -1,19 +1,39 @@
 -- Vertex AI (Gemini) at the fact grain (see docs/adding-a-source.md): one usage line per
 -- billing-export row of an AI service (gross cost and tokens) and one credit line per row that
 -- carries credits (their negative sum), plus the AI rows of a FOCUS export attributed to Google.
+-- Incremental by usage day (macros/day_versions.sql): a run rebuilds the days whose inputs changed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_stale_days() }}",
+    meta={
+        'day_inputs': [
+            {'ref': 'stg_gcp_billing__billing_export'},
+            {'ref': 'stg_focus__focus_rows'},
+        ],
+    },
+) }}
+
 with
+
+{{ day_version_ctes() }}
 
 export_rows as (
 
-    select * from {{ ref('stg_gcp_billing__billing_export') }}
-    where is_ai
+    select export_rows.*
+    from {{ ref('stg_gcp_billing__billing_export') }} as export_rows
+    {{ only_days_to_build('export_rows') }}
+    where export_rows.is_ai
 
 ),
 
 focus as (
 
-    select * from {{ ref('stg_focus__focus_rows') }}
-    where is_ai and provider = 'gcp_vertex'
+    select focus.*
+    from {{ ref('stg_focus__focus_rows') }} as focus
+    {{ only_days_to_build('focus') }}
+    where focus.is_ai and focus.provider = 'gcp_vertex'
 
 ),
 
@@ -109,13 +129,19 @@ credit_lines as (
 
 ),
 
-final as (
+lines as (
 
     select * from cost_lines
     union all
     select * from credit_lines
     union all
     select * from focus_lines
+
+),
+
+final as (
+
+    {{ with_day_version('lines') }}
 
 )
 

@@ -1,22 +1,43 @@
 -- OpenAI at the fact grain (see docs/adding-a-source.md): usage lines carry tokens, cost lines
 -- carry the bill; the fact sums both per grain.
+-- Incremental by usage day (macros/day_versions.sql): a run rebuilds the days whose loads changed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_stale_days() }}",
+    meta={'day_inputs': [
+        {'ref': 'stg_openai__completions_usage'},
+        {'ref': 'stg_openai__other_usage'},
+        {'ref': 'stg_openai__costs'},
+    ]},
+) }}
+
 with
+
+{{ day_version_ctes() }}
 
 usage as (
 
-    select * from {{ ref('stg_openai__completions_usage') }}
+    select usage.*
+    from {{ ref('stg_openai__completions_usage') }} as usage
+    {{ only_days_to_build('usage') }}
 
 ),
 
 other_usage as (
 
-    select * from {{ ref('stg_openai__other_usage') }}
+    select other_usage.*
+    from {{ ref('stg_openai__other_usage') }} as other_usage
+    {{ only_days_to_build('other_usage') }}
 
 ),
 
 costs as (
 
-    select * from {{ ref('stg_openai__costs') }}
+    select costs.*
+    from {{ ref('stg_openai__costs') }} as costs
+    {{ only_days_to_build('costs') }}
 
 ),
 
@@ -122,9 +143,15 @@ lines as (
 ),
 
 -- usage comes in hourly buckets: summed to the fact grain per day
-final as (
+summed as (
 
     {{ sum_spend_lines('lines') }}
+
+),
+
+final as (
+
+    {{ with_day_version('summed') }}
 
 )
 

@@ -10,6 +10,7 @@ renamed as (
 
     select
         _row_key as cost_row_key,
+        _dlt_load_id as load_id,
         {{ unix_to_utc_date('bucket_start') }} as usage_date,
         coalesce(workspace_id, 'default') as project_id,
         description,

@@ -10,6 +10,7 @@ renamed as (
 
     select
         _row_key as usage_row_key,
+        _dlt_load_id as load_id,
         {{ unix_to_utc_date('bucket_start') }} as usage_date,
         bucket_start as bucket_start_unix,
         -- a null workspace is the organisation's default workspace

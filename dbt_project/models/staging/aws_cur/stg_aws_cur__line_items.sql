@@ -12,6 +12,7 @@ renamed as (
 
     select
         _row_key as line_item_row_key,
+        _dlt_load_id as load_id,
         _billing_period as billing_period,
         identity_line_item_id as line_item_id,
         cast(left(line_item_usage_start_date, 10) as date) as usage_date,

@@ -12,6 +12,7 @@ renamed as (
 
     select
         _row_key as cost_row_key,
+        _dlt_load_id as load_id,
         _schema as export_schema,
         _billing_month as billing_month,
         date as usage_date,

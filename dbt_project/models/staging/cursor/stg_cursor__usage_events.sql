@@ -10,6 +10,7 @@ renamed as (
 
     select
         _row_key as event_row_key,
+        _dlt_load_id as load_id,
         {{ unix_to_utc_date('day_start') }} as usage_date,
         to_timestamp(timestamp_ms / 1000.0) as event_at,
         occurrence,

@@ -12,6 +12,7 @@ renamed as (
 
     select
         _row_key as focus_row_key,
+        _dlt_load_id as load_id,
         _billing_period as billing_period,
         cast(left(charge_period_start, 10) as date) as usage_date,
         billing_account_id,

@@ -13,6 +13,7 @@ renamed as (
 
     select
         _row_key as export_row_key,
+        _dlt_load_id as load_id,
         billing_account_id,
         cast(left(usage_start_time, 10) as date) as usage_date,
         project_id,

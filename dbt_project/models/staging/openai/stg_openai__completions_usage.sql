@@ -10,6 +10,7 @@ renamed as (
 
     select
         _row_key as usage_row_key,
+        _dlt_load_id as load_id,
         {{ unix_to_utc_date('start_time') }} as usage_date,
         start_time as bucket_start_unix,
         project_id,

@@ -10,6 +10,7 @@ renamed as (
 
     select
         _row_key as cost_row_key,
+        _dlt_load_id as load_id,
         {{ unix_to_utc_date('start_time') }} as usage_date,
         project_id,
         api_key_id,

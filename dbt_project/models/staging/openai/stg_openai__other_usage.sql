@@ -6,6 +6,7 @@ embeddings as (
 
     select
         'embeddings:' || _row_key as usage_row_key,
+        _dlt_load_id as load_id,
         'embeddings' as endpoint,
         {{ unix_to_utc_date('start_time') }} as usage_date,
         project_id,
@@ -25,6 +26,7 @@ moderations as (
 
     select
         'moderations:' || _row_key as usage_row_key,
+        _dlt_load_id as load_id,
         'moderations' as endpoint,
         {{ unix_to_utc_date('start_time') }} as usage_date,
         project_id,
@@ -44,6 +46,7 @@ images as (
 
     select
         'images:' || _row_key as usage_row_key,
+        _dlt_load_id as load_id,
         'images' as endpoint,
         {{ unix_to_utc_date('start_time') }} as usage_date,
         project_id,
@@ -63,6 +66,7 @@ audio_speeches as (
 
     select
         'audio_speeches:' || _row_key as usage_row_key,
+        _dlt_load_id as load_id,
         'audio_speeches' as endpoint,
         {{ unix_to_utc_date('start_time') }} as usage_date,
         project_id,
@@ -82,6 +86,7 @@ audio_transcriptions as (
 
     select
         'audio_transcriptions:' || _row_key as usage_row_key,
+        _dlt_load_id as load_id,
         'audio_transcriptions' as endpoint,
         {{ unix_to_utc_date('start_time') }} as usage_date,
         project_id,
@@ -102,6 +107,7 @@ vector_stores as (
 
     select
         'vector_stores:' || _row_key as usage_row_key,
+        _dlt_load_id as load_id,
         'vector_stores' as endpoint,
         {{ unix_to_utc_date('start_time') }} as usage_date,
         project_id,
@@ -121,6 +127,7 @@ code_interpreter_sessions as (
 
     select
         'code_interpreter_sessions:' || _row_key as usage_row_key,
+        _dlt_load_id as load_id,
         'code_interpreter_sessions' as endpoint,
         {{ unix_to_utc_date('start_time') }} as usage_date,
         project_id,
