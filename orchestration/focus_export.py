@@ -41,16 +41,8 @@ def export_focus(warehouse: Warehouse, out_dir: Path) -> FocusExport:
     with _focus_connection(warehouse) as con:
         con.execute("set TimeZone = 'UTC'")
         # columns whose name starts with _ are the model's bookkeeping (`_day_version`), not FOCUS
-        columns = ", ".join(
-            f'"{name}"'
-            for (name,) in con.execute(
-                "select column_name from information_schema.columns "
-                "where table_schema = 'marts' and table_name = 'focus_ai_spend' "
-                "and not starts_with(column_name, '_') order by ordinal_position"
-            ).fetchall()
-        )
         ordered = (
-            f"select {columns} from {FOCUS_TABLE} "
+            f"select columns(c -> not starts_with(c, '_')) from {FOCUS_TABLE} "
             "order by ChargePeriodStart, ProviderName, SubAccountId"
         )
         con.execute(f"copy ({ordered}) to '{_sql_path(tmp_parquet)}' (format parquet)")
