@@ -15,7 +15,7 @@ import csv
 import gzip
 import json
 import zlib
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 
 from ingestion._common import SourceDataError, to_decimal
-from ingestion._quarantine import BadFileError, Quarantine, RowError
+from ingestion._quarantine import BadFileError, RowError
 
 DATA_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".jsonl", ".json", ".jsonl.gz")
 # the formats of the table-shaped exports (AWS CUR 2.0, Azure cost details, FOCUS): a JSON file
@@ -255,24 +255,6 @@ def parse_rows(
                 f"{source}: {path} row {n}: the row could not be read: {type(exc).__name__}: {exc}"
             ) from exc
         yield row
-
-
-def route(
-    items: Iterable[dict[str, Any] | RowError],
-    quarantine: Quarantine,
-    months: Collection[str] | None = None,
-    period_column: str = "",
-) -> Iterator[Any]:
-    """Data rows whose `period_column` is one of `months` (all rows when None), and the
-    quarantine rows of bad rows in those months or of no readable period; the partition of
-    every data row yielded counts as read whole (see Quarantine.covers)."""
-    for item in items:
-        if isinstance(item, RowError):
-            if months is None or item.period is None or item.period in months:
-                yield quarantine.put(item)
-        elif months is None or item[period_column] in months:
-            quarantine.covers(item["_partition"])
-            yield item
 
 
 def money(value: Any, *, path: Path, row: int, field: str) -> Decimal | None:

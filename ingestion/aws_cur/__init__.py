@@ -1,10 +1,11 @@
 """dlt source for AWS Cost and Usage Report 2.0 (Data Exports) files.
 
-Reads `<export_path>/data/BILLING_PERIOD=YYYY-MM/*.snappy.parquet | *.csv.gz` for every billing
-period that overlaps the window and lands ALL line items (Bedrock, Marketplace and the rest;
+Reads `<export_path>/data/BILLING_PERIOD=YYYY-MM/*.snappy.parquet | *.csv.gz` for the billing
+periods that overlap the window and lands ALL line items (Bedrock, Marketplace and the rest;
 filtering belongs to staging) in `raw_aws_cur.cur_line_items`. AWS restates the current month
-on every delivery, so each period is loaded whole and REPLACES the earlier copy (merge with the
-export/period as `merge_key`).
+on every delivery, so a period is loaded whole and REPLACES the earlier copy (merge with the
+export/period as `merge_key`). A period none of whose files changed since it was loaded is not
+read again (ingestion/_file_ledger.py): its rows keep their load id.
 
 A row that cannot be interpreted (a money value that is not a number, a bad timestamp, an
 empty `line_item_unblended_cost`, a map column that is not JSON) goes to
@@ -35,10 +36,10 @@ from ingestion._export_files import (
     months_in_window,
     parse_rows,
     required,
-    route,
     text,
     utc_iso,
 )
+from ingestion._file_ledger import FileLedger
 from ingestion._quarantine import (
     SCHEMA_CONTRACT,
     Quarantine,
@@ -91,13 +92,14 @@ REQUIRED_COLUMNS = ("line_item_unblended_cost",)
 PERIOD_DIR = re.compile(r"^BILLING_PERIOD=(\d{4}-\d{2})$")
 
 
-def _period_files(root: Path, months: list[str]) -> list[tuple[str, Path]]:
+def _period_files(root: Path) -> dict[Path, str]:
+    """Every data file of every `BILLING_PERIOD=YYYY-MM` folder, with its period."""
     data = root / "data" if (root / "data").is_dir() else root
-    out = []
+    out = {}
     for folder in sorted(data.rglob("BILLING_PERIOD=*")):
         match = PERIOD_DIR.match(folder.name)
-        if folder.is_dir() and match and match.group(1) in months:
-            out.extend((match.group(1), f) for f in data_files(folder, TABLE_SUFFIXES))
+        if folder.is_dir() and match:
+            out.update((f, match.group(1)) for f in data_files(folder, TABLE_SUFFIXES))
     return out
 
 
@@ -169,14 +171,19 @@ def aws_cur_source(
         """Every line item of every delivered billing period in the window; rows that cannot
         be interpreted go to `quarantine`."""
         quarantine = Quarantine("aws_cur", "cur_line_items")
-        files = _period_files(root, months)
-        if not files:
+        state = dlt.current.resource_state()
+        ledger = FileLedger("aws_cur", state, quarantine, months, "_billing_period")
+        files = _period_files(root)
+        if not any(period in months for period in files.values()):
             log.warning("aws_cur: no CUR files under %s for %s", root, ", ".join(months))
-        for period, path in files:
-            export_name = _export_name(path)
-            quarantine.covers(f"{export_name}/{period}")
-            items = cur_items(path, period, export_name)
-            yield from route(items, quarantine)
+
+        def partition(path: Path) -> dict[str, str | None]:
+            return {f"{_export_name(path)}/{files[path]}": files[path]}
+
+        for path, only in ledger.reads(files, partition):
+            items = cur_items(path, files[path], _export_name(path))
+            yield from ledger.route(path, items, only)
+        ledger.finish()
         yield from quarantine.markers()
 
     return add_quarantine_table(cur_line_items)

@@ -36,12 +36,11 @@ from ingestion._export_files import (
     parse_day,
     parse_rows,
     required,
-    route,
     text,
 )
+from ingestion._file_ledger import FileLedger
 from ingestion._quarantine import (
     SCHEMA_CONTRACT,
-    UNKNOWN_PARTITION,
     Quarantine,
     RowError,
     add_quarantine_table,
@@ -250,12 +249,14 @@ def azure_cost_source(
         """Every cost row (all meters) of the billing months in the window; rows that cannot
         be interpreted go to `quarantine`."""
         quarantine = Quarantine("azure_cost", "cost_details")
-        quarantine.covers(UNKNOWN_PARTITION)  # every file is read on every run
+        state = dlt.current.resource_state()
+        ledger = FileLedger("azure_cost", state, quarantine, months, "_billing_month")
         files = data_files(root, TABLE_SUFFIXES)
         if not files:
             log.warning("azure_cost: no export files under %s", root)
-        for path in files:
-            yield from route(cost_items(path), quarantine, months, "_billing_month")
+        for path, only in ledger.reads(files):
+            yield from ledger.route(path, cost_items(path), only)
+        ledger.finish()
         yield from quarantine.markers()
 
     return add_quarantine_table(cost_details)

@@ -37,13 +37,12 @@ from ingestion._export_files import (
     parse_rows,
     plain_json,
     required,
-    route,
     text,
     utc_iso,
 )
+from ingestion._file_ledger import FileLedger
 from ingestion._quarantine import (
     SCHEMA_CONTRACT,
-    UNKNOWN_PARTITION,
     Quarantine,
     RowError,
     add_quarantine_table,
@@ -223,16 +222,17 @@ def focus_source(
         cannot be interpreted go to `quarantine`."""
         stats: dict[str, int] = {}
         quarantine = Quarantine("focus", "focus_rows")
-        quarantine.covers(UNKNOWN_PARTITION)  # every file is read on every run
+        state = dlt.current.resource_state()
+        ledger = FileLedger("focus", state, quarantine, months, "_billing_period")
         files = data_files(root, TABLE_SUFFIXES)
         if not files:
             log.warning("focus: no FOCUS files under %s", root)
-        for path in files:
-            items = focus_items(path)
-            for item in route(items, quarantine, months, "_billing_period"):
+        for path, only in ledger.reads(files):
+            for item in ledger.route(path, focus_items(path), only):
                 if isinstance(item, dict):
                     _count(stats, item)
                 yield item
+        ledger.finish()
         yield from quarantine.markers()
         log.info(
             "focus: %d rows read, %d non-AI rows (ServiceCategory != %r) landed but not modelled",

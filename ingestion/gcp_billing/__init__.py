@@ -39,13 +39,12 @@ from ingestion._export_files import (
     parse_rows,
     plain_json,
     required,
-    route,
     text,
     utc_iso,
 )
+from ingestion._file_ledger import FileLedger
 from ingestion._quarantine import (
     SCHEMA_CONTRACT,
-    UNKNOWN_PARTITION,
     Quarantine,
     RowError,
     add_quarantine_table,
@@ -256,12 +255,14 @@ def gcp_billing_source(
         """Every row (all services) of the invoice months in the window; rows that cannot be
         interpreted go to `quarantine`."""
         quarantine = Quarantine("gcp_billing", "billing_export")
-        quarantine.covers(UNKNOWN_PARTITION)  # every file is read on every run
+        state = dlt.current.resource_state()
+        ledger = FileLedger("gcp_billing", state, quarantine, months, "invoice_month")
         files = data_files(root)
         if not files:
             log.warning("gcp_billing: no export files under %s", root)
-        for path in files:
-            yield from route(billing_items(path), quarantine, months, "invoice_month")
+        for path, only in ledger.reads(files):
+            yield from ledger.route(path, billing_items(path), only)
+        ledger.finish()
         yield from quarantine.markers()
 
     return add_quarantine_table(billing_export)

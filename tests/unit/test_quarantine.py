@@ -933,10 +933,18 @@ def test_materializations_carry_the_rows_quarantined_by_the_load(tmp_path):
     )
     [got] = list(with_quarantine_counts([event], p))
     assert got.metadata == {"rows_loaded": 2, "quarantined_rows": 1}
-    # a re-run of the same file quarantines the row again in its own load
+    # a re-run over the unchanged file reads nothing: its load quarantines no row, and the
+    # row quarantined before stays
+    p = load(tmp_path, "focus", root)
+    [got] = list(with_quarantine_counts([event], p))
+    assert got.metadata["quarantined_rows"] == 0
+    assert len(quarantined(tmp_path, "focus")) == 1
+    # a re-delivery of the same file quarantines the row again, in its own load
+    focus_file(root, {"BilledCost": "USD 1.92"})
     p = load(tmp_path, "focus", root)
     [got] = list(with_quarantine_counts([event], p))
     assert got.metadata["quarantined_rows"] == 1
+    assert len(quarantined(tmp_path, "focus")) == 1
 
     # a source without a quarantine table (an API source) is left as it was
     api = dlt.pipeline(
