@@ -64,6 +64,7 @@ class FileLedger:
         self.months = set(months)
         self.period_column = period_column
         self.stale: set[str] = set()
+        self._sigs: dict[str, list[int]] = {}
         self.read_whole = 0
         self.read_partly = 0
         self.skipped = 0
@@ -90,7 +91,9 @@ class FileLedger:
         changed: list[Path] = []
         for key, path in current.items():
             entry = self.files.get(key)
-            if entry is not None and entry["sig"] == signature(path):
+            # taken before the file is read: a file rewritten while it is read differs next run
+            self._sigs[key] = signature(path)
+            if entry is not None and entry["sig"] == self._sigs[key]:
                 self.stale |= self._window_parts(entry["parts"]) - set(entry["loaded"])
                 continue
             if known_parts is not None and not self._window_parts(known_parts(path)):
@@ -145,7 +148,7 @@ class FileLedger:
         key = str(path)
         if only is None:
             self.files[key] = {
-                "sig": signature(path),
+                "sig": self._sigs[key],
                 "parts": parts,
                 "loaded": sorted(self._window_parts(parts)),
             }

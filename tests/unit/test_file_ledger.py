@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+import ingestion.gcp_billing as gcp
 from tests.unit.test_quarantine import (
     azure_file,
     cur_file,
@@ -195,3 +196,22 @@ def test_rows_of_an_unknown_month_are_kept_per_file_and_cleared_once_fixed(tmp_p
     assert [(Path(r[1]).name, r[6]) for r in quarantined(tmp_path, name)] == [("b.jsonl", "?")]
     assert rows(tmp_path, name) == fresh(tmp_path, name, root, (JUNE, AUG))
     assert q(tmp_path, f"select sum(cost) from raw_{name}.billing_export") == [(7,)]
+
+
+def test_a_file_rewritten_while_it_is_read_is_read_again_next_run(tmp_path, monkeypatch):
+    name, root = "gcp_billing", tmp_path / "in"
+    root.mkdir()
+    path = root / "a.jsonl"
+    path.write_text(gcp_line("1") + "\n")
+    read = gcp.billing_items
+
+    def rewritten_during_the_read(p: Path) -> Any:
+        yield from read(p)
+        redeliver(p, gcp_line("1") + "\n" + gcp_line("2") + "\n")  # the provider's next copy
+
+    monkeypatch.setattr(gcp, "billing_items", rewritten_during_the_read)
+    load(tmp_path, name, root)
+    assert q(tmp_path, f"select sum(cost) from raw_{name}.billing_export") == [(1,)]
+    monkeypatch.setattr(gcp, "billing_items", read)
+    load(tmp_path, name, root)
+    assert q(tmp_path, f"select sum(cost) from raw_{name}.billing_export") == [(3,)]
