@@ -46,8 +46,7 @@ class FileLedger:
     None for a row whose month cannot be read) and `loaded` (the partitions of `parts` that a
     run has yielded).
 
-    Use: `for path, only in ledger.reads(files): yield from ledger.route(path, items, only)`,
-    then `yield from ledger.finish()` before the quarantine markers.
+    Use: `yield from ledger.rows(files, reader)`, then the quarantine markers.
     """
 
     def __init__(
@@ -76,6 +75,18 @@ class FileLedger:
     def _window_parts(self, parts: dict[str, str | None]) -> set[str]:
         return {p for p, period in parts.items() if self.in_window(period)}
 
+    def rows(
+        self,
+        paths: Iterable[Path],
+        reader: Callable[[Path], Iterable[dict[str, Any] | RowError]],
+        known_parts: Callable[[Path], dict[str, str | None]] | None = None,
+    ) -> Iterator[Any]:
+        """The rows (and quarantine rows) this run must yield from `paths`, each file read
+        with `reader`; see `reads` and `route`."""
+        for path, only in self.reads(paths, known_parts):
+            yield from self.route(path, reader(path), only)
+        self.finish()
+
     def reads(
         self,
         paths: Iterable[Path],
@@ -88,7 +99,7 @@ class FileLedger:
         `known_parts(path)`: the partitions of a file known from its path alone; a new or
         changed file none of whose known partitions is in the window is not read."""
         current = {str(p): p for p in paths}
-        changed: list[Path] = []
+        changed: dict[str, Path] = {}
         for key, path in current.items():
             entry = self.files.get(key)
             # taken before the file is read: a file rewritten while it is read differs next run
@@ -100,15 +111,15 @@ class FileLedger:
                 continue  # outside the window; its entry (if any) is stale and stays so
             if entry is not None:
                 self.stale |= self._window_parts(entry["parts"])
-            changed.append(path)
+            changed[key] = path
         for key in [k for k in self.files if k not in current]:
             self.stale |= self._window_parts(self.files.pop(key)["parts"])
-        for path in changed:
+        for path in changed.values():
             self.read_whole += 1
             yield path, None
         for key, path in current.items():
             entry = self.files.get(key)
-            if entry is None or path in changed:
+            if entry is None or key in changed:
                 continue
             only = self.stale & set(entry["parts"])
             if only:
@@ -130,9 +141,8 @@ class FileLedger:
         quarantine = self.quarantine
         for item in items:
             if isinstance(item, RowError):
-                partition, period = item.partition or UNKNOWN_PARTITION, item.period
-                if item.partition is None:
-                    period = None
+                partition = item.partition or UNKNOWN_PARTITION
+                period = item.period if item.partition else None
             else:
                 partition, period = item["_partition"], item[self.period_column]
             if only is None:
@@ -160,7 +170,7 @@ class FileLedger:
     def finish(self) -> None:
         """Every stale partition some file still holds counts as read whole (its quarantine
         rows are replaced by this run's); logs what was read."""
-        held = set().union(*(e["parts"] for e in self.files.values())) if self.files else set()
+        held = set().union(*(e["parts"] for e in self.files.values()))
         for partition in sorted(self.stale & (held | {UNKNOWN_PARTITION})):
             self.quarantine.covers(partition)
         log.info(

@@ -180,10 +180,10 @@ def aws_cur_source(
         def partition(path: Path) -> dict[str, str | None]:
             return {f"{_export_name(path)}/{files[path]}": files[path]}
 
-        for path, only in ledger.reads(files, partition):
-            items = cur_items(path, files[path], _export_name(path))
-            yield from ledger.route(path, items, only)
-        ledger.finish()
+        def read(path: Path) -> Iterator[dict[str, Any] | RowError]:
+            return cur_items(path, files[path], _export_name(path))
+
+        yield from ledger.rows(files, read, partition)
         yield from quarantine.markers()
 
     return add_quarantine_table(cur_line_items)

@@ -254,9 +254,7 @@ def azure_cost_source(
         files = data_files(root, TABLE_SUFFIXES)
         if not files:
             log.warning("azure_cost: no export files under %s", root)
-        for path, only in ledger.reads(files):
-            yield from ledger.route(path, cost_items(path), only)
-        ledger.finish()
+        yield from ledger.rows(files, cost_items)
         yield from quarantine.markers()
 
     return add_quarantine_table(cost_details)

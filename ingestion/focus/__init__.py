@@ -227,12 +227,10 @@ def focus_source(
         files = data_files(root, TABLE_SUFFIXES)
         if not files:
             log.warning("focus: no FOCUS files under %s", root)
-        for path, only in ledger.reads(files):
-            for item in ledger.route(path, focus_items(path), only):
-                if isinstance(item, dict):
-                    _count(stats, item)
-                yield item
-        ledger.finish()
+        for item in ledger.rows(files, focus_items):
+            if isinstance(item, dict):
+                _count(stats, item)
+            yield item
         yield from quarantine.markers()
         log.info(
             "focus: %d rows read, %d non-AI rows (ServiceCategory != %r) landed but not modelled",

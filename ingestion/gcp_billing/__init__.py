@@ -260,9 +260,7 @@ def gcp_billing_source(
         files = data_files(root)
         if not files:
             log.warning("gcp_billing: no export files under %s", root)
-        for path, only in ledger.reads(files):
-            yield from ledger.route(path, billing_items(path), only)
-        ledger.finish()
+        yield from ledger.rows(files, billing_items)
         yield from quarantine.markers()
 
     return add_quarantine_table(billing_export)

@@ -34,6 +34,7 @@ import pyarrow as pa
 from dlt.sources import DltResource
 
 from ingestion._arrow import ArrowBatcher
+from ingestion._file_ledger import signature
 from ingestion._quarantine import (
     SCHEMA_CONTRACT,
     BadFileError,
@@ -165,8 +166,7 @@ def day_files(folder: Path, suffix: str, start: date, end: date) -> list[tuple[d
 
 def _changed(state: dict[str, Any], path: Path) -> bool:
     """Whether `path` differs (size, mtime) from the copy loaded before; records it."""
-    st = path.stat()
-    sig = [st.st_size, st.st_mtime_ns]
+    sig = signature(path)
     if state.get(path.name) == sig:
         return False
     state[path.name] = sig
